@@ -1,0 +1,68 @@
+/**
+ * The closed set of error codes barge reports. Scripts and the HTTP API rely on these strings;
+ * add new ones, never rename.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'INVALID_FQRN'
+  | 'INVALID_PATH'
+  | 'REPO_NOT_FOUND'
+  | 'REPO_EXISTS'
+  | 'REPO_LOCKED'
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_UNREADABLE'
+  | 'SOURCE_CHANGED'
+  | 'UNSUPPORTED_ENTRY'
+  | 'DISK_FULL'
+  | 'IO_ERROR'
+  | 'OBJECT_NOT_FOUND'
+  | 'OBJECT_CORRUPT'
+  | 'CATALOG_INVALID'
+  | 'MANIFEST_INVALID'
+  | 'SIGNATURE_INVALID'
+  | 'WHITELIST_INVALID'
+  | 'WHITELIST_EXPIRED'
+  | 'CERTIFICATE_NOT_LISTED'
+  | 'KEY_NOT_FOUND'
+  | 'KEY_INVALID'
+  | 'FQRN_MISMATCH'
+  | 'TAG_NOT_FOUND'
+  | 'TAG_EXISTS'
+  | 'FETCH_FAILED'
+  | 'FSCK_FAILED'
+  | 'TAR_PATH_ESCAPE'
+  | 'NOT_IMPLEMENTED';
+
+export interface BargeErrorOptions {
+  /** What the user can do about it. */
+  hint?: string;
+  cause?: unknown;
+  /** Extra machine-readable context (paths, hashes) for logs and JSON output. */
+  details?: Record<string, unknown>;
+}
+
+/** The one error class of barge: a stable code, a message saying what was wrong, a hint saying what to do. */
+export class BargeError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: BargeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BargeError';
+    this.code = code;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+}
+
+/** True when `err` is a BargeError, optionally with the given code. */
+export function isBargeError(err: unknown, code?: ErrorCode): err is BargeError {
+  return err instanceof BargeError && (code === undefined || err.code === code);
+}
+
+/** The errno code of a Node system error (`ENOENT`...), or undefined. */
+export function errnoCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}
