@@ -149,17 +149,15 @@ export class Catalog {
       size: bigint;
       hash: Buffer;
     }[]) {
-      const k = keyString([c.md5path_1, c.md5path_2]);
-      let list = chunks.get(k);
-      if (!list) chunks.set(k, (list = []));
-      list.push({ offset: Number(c.offset), size: Number(c.size), digest: c.hash });
+      appendTo(chunks, keyString([c.md5path_1, c.md5path_2]), {
+        offset: Number(c.offset),
+        size: Number(c.size),
+        digest: c.hash,
+      });
     }
     const children = new Map<string, Row[]>();
     for (const r of rows) {
-      const pk = keyString([r.parent_1, r.parent_2]);
-      let list = children.get(pk);
-      if (!list) children.set(pk, (list = []));
-      list.push(r);
+      appendTo(children, keyString([r.parent_1, r.parent_2]), r);
     }
     const rootKey = keyString(pathKey(this.mountpoint));
     const root = rows.find((r) => keyString([r.md5path_1, r.md5path_2]) === rootKey);
@@ -286,4 +284,10 @@ export class Catalog {
       bindMountpoint: f.bindMountpoint,
     };
   }
+}
+
+function appendTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
