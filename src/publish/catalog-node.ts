@@ -1,0 +1,109 @@
+import { type Catalog, type Counters, type Dirent, parentPath, S_IFDIR, S_IFMT } from '../catalog/index.js';
+import type { HashText } from '../object/index.js';
+
+/** Loads a stored catalog by hash for a mountpoint. */
+export type CatalogLoader = (hash: HashText, mountpoint: string) => Promise<Catalog>;
+
+/** What a catalog was when loaded, for revision numbers, counters and previous_revision. */
+export interface LoadedCatalogState {
+  revision: number;
+  self: Counters;
+  subtree: Counters;
+  extraProperties: Map<string, string>;
+}
+
+/**
+ * One catalog of the working tree. A node starts as a stub (hash only); loading reads every row
+ * into memory with a per-directory index, so that changes cost O(depth) to route and the rewrite
+ * costs O(rows of this catalog). Catalogs never loaded are never rewritten.
+ */
+export class CatalogNode {
+  mountpoint: string;
+  parent: CatalogNode | null;
+  /** Hash and uncompressed size of the stored version; null for a catalog new in this change. */
+  hash: HashText | null;
+  size: number;
+  loaded = false;
+  dirty = false;
+  entries = new Map<string, Dirent>();
+  /** Directory path → names of its entries in this catalog. */
+  dirs = new Map<string, Set<string>>();
+  /** Nested catalogs by mountpoint. */
+  children = new Map<string, CatalogNode>();
+  /** The nested catalogs this one referenced when loaded (for subtree counter deltas). */
+  originalChildren = new Set<CatalogNode>();
+  original: LoadedCatalogState | null = null;
+  /** Set by the commit: the new version. */
+  written: { hash: HashText; size: number; total: Counters } | null = null;
+
+  constructor(mountpoint: string, parent: CatalogNode | null, hash: HashText | null, size: number) {
+    this.mountpoint = mountpoint;
+    this.parent = parent;
+    this.hash = hash;
+    this.size = size;
+  }
+
+  /** Fills a stub from its stored catalog. */
+  async load(loader: CatalogLoader): Promise<void> {
+    if (this.loaded) return;
+    if (this.hash === null) {
+      this.loaded = true;
+      return;
+    }
+    const catalog = await loader(this.hash, this.mountpoint);
+    try {
+      for (const d of catalog.entries()) this.add(d);
+      for (const ref of catalog.nestedCatalogs()) {
+        const child = new CatalogNode(ref.path, this, ref.hash, ref.size);
+        this.children.set(ref.path, child);
+        this.originalChildren.add(child);
+      }
+      const { self, subtree } = catalog.statistics();
+      const extra = new Map<string, string>();
+      for (const [k, v] of catalog.properties) extra.set(k, v);
+      this.original = { revision: catalog.revision, self, subtree, extraProperties: extra };
+    } finally {
+      catalog.close();
+    }
+    this.loaded = true;
+  }
+
+  /** Adds or replaces an entry and indexes it under its parent directory. */
+  add(d: Dirent): void {
+    this.entries.set(d.path, d);
+    if (d.path !== this.mountpoint) {
+      const parent = parentPath(d.path);
+      let names = this.dirs.get(parent);
+      if (!names) this.dirs.set(parent, (names = new Set()));
+      names.add(d.name);
+    }
+    if ((d.mode & S_IFMT) === S_IFDIR && !this.dirs.has(d.path)) this.dirs.set(d.path, new Set());
+  }
+
+  /** Removes one entry (not its descendants) from this catalog and the index. */
+  delete(path: string): void {
+    const d = this.entries.get(path);
+    if (!d) return;
+    this.entries.delete(path);
+    this.dirs.get(parentPath(path))?.delete(d.name);
+    this.dirs.delete(path);
+  }
+
+  /** The paths of `dir` and everything below it in this catalog, parents first. */
+  subtreePaths(dir: string): string[] {
+    const out: string[] = [];
+    const stack = [dir];
+    while (stack.length > 0) {
+      const p = stack.pop() as string;
+      if (!this.entries.has(p)) continue;
+      out.push(p);
+      for (const name of this.dirs.get(p) ?? []) stack.push(p === '' ? `/${name}` : `${p}/${name}`);
+    }
+    return out;
+  }
+
+  /** Marks this catalog and all its ancestors for rewriting (their nested references change). */
+  markDirty(): void {
+    for (let n: CatalogNode | null = this; n && !n.dirty; n = n.parent) n.dirty = true;
+  }
+}

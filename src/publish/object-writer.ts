@@ -1,0 +1,275 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { Chunk } from '../catalog/index.js';
+import { BargeError, errnoCode } from '../error/index.js';
+import {
+  type ChunkSizes,
+  compress,
+  DEFAULT_CHUNK_SIZES,
+  type HashAlgorithm,
+  type HashText,
+  hashBytes,
+  type ObjectSuffix,
+  objectPath,
+  Xor32Chunker,
+} from '../object/index.js';
+import type { ObjectStore } from '../storage/index.js';
+import { failpoint } from './failpoint.js';
+import type { ContentRef, PublishState } from './publish-state.js';
+
+/** Options of an ObjectWriter. */
+export interface ObjectWriterOptions {
+  algorithm: HashAlgorithm;
+  /** Cut files larger than `min` into chunks (cvmfs default on); null turns chunking off. */
+  chunkSizes: ChunkSizes | null;
+  state?: PublishState;
+}
+
+/** Counters of one writer's work, for reports and benchmarks. */
+export interface WriterStats {
+  filesRead: number;
+  bytesRead: number;
+  objectsWritten: number;
+  bytesWritten: number;
+  /** Contents found in the content cache or already in flight: not compressed again. */
+  contentsDeduplicated: number;
+}
+
+/** Content plus the SHA-256 of its plain bytes (the content-cache key). */
+export interface IngestedContent extends ContentRef {
+  sha256: Buffer;
+}
+
+/** Expected stat of a source file, taken when the tree was scanned. */
+export interface ExpectedStat {
+  size: bigint;
+  mtimeNs: bigint;
+}
+
+const READ_BLOCK = 4 << 20;
+
+/**
+ * Turns content into objects: read → (chunk) → zlib → hash → store, as cvmfs' ingestion pipeline
+ * does (spec §1.2, §8). Compression runs on libuv's thread pool, so callers keep several files in
+ * flight to use every core. Identical content (by SHA-256 of the plain bytes) is compressed once
+ * per writer and, with a PublishState, once per repository.
+ */
+export class ObjectWriter {
+  readonly stats: WriterStats = {
+    filesRead: 0,
+    bytesRead: 0,
+    objectsWritten: 0,
+    bytesWritten: 0,
+    contentsDeduplicated: 0,
+  };
+  /** Content results of this writer, to be recorded in the content cache on success. */
+  readonly newContents: { sha256: Buffer; content: ContentRef }[] = [];
+  private readonly inFlight = new Map<string, Promise<ContentRef>>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly options: ObjectWriterOptions,
+  ) {}
+
+  /** Compresses, hashes and stores one object; returns its hash text. */
+  async putObject(
+    data: Uint8Array,
+    suffix: ObjectSuffix,
+  ): Promise<{ hash: HashText; compressedSize: number }> {
+    const z = await compress(data);
+    const hash = hashBytes(z, this.options.algorithm);
+    if (await this.store.put(objectPath(hash, suffix), z, { ifAbsent: true })) {
+      this.stats.objectsWritten++;
+      this.stats.bytesWritten += z.length;
+      failpoint('object');
+    }
+    return { hash, compressedSize: z.length };
+  }
+
+  /** Ingests a whole buffer of file content. */
+  async ingestBuffer(data: Buffer): Promise<IngestedContent> {
+    const sha256 = createHash('sha256').update(data).digest();
+    const content = await this.dedup(sha256, async () => {
+      if (this.options.chunkSizes && data.length > this.options.chunkSizes.min) {
+        const chunker = new Xor32Chunker(this.options.chunkSizes);
+        const cuts = chunker.feed(data);
+        if (cuts.length > 0) {
+          const bounds = [0, ...cuts, data.length];
+          const chunks = await Promise.all(
+            bounds.slice(0, -1).map(async (start, i) => {
+              const end = bounds[i + 1] as number;
+              const { hash } = await this.putObject(data.subarray(start, end), 'P');
+              return { offset: start, size: end - start, hash } satisfies Chunk;
+            }),
+          );
+          return { hash: null, chunks, size: data.length };
+        }
+      }
+      const { hash } = await this.putObject(data, '');
+      return { hash, chunks: [], size: data.length };
+    });
+    return { ...content, sha256 };
+  }
+
+  /**
+   * Ingests a source file, checking that it is the file that was scanned: a file that vanished,
+   * grew, shrank or was rewritten while being published is SOURCE_CHANGED, never half-published.
+   */
+  async ingestFile(file: string, expected: ExpectedStat): Promise<IngestedContent> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(file, 'r');
+    } catch (err) {
+      throw sourceError(err, file);
+    }
+    try {
+      const before = await handle.stat({ bigint: true });
+      checkUnchanged(file, expected, before);
+      const size = Number(before.size);
+      this.stats.filesRead++;
+      this.stats.bytesRead += size;
+      let result: IngestedContent;
+      if (!this.options.chunkSizes || size <= this.options.chunkSizes.min) {
+        const data = Buffer.allocUnsafe(size);
+        let got = 0;
+        while (got < size) {
+          const { bytesRead } = await handle.read(data, got, size - got, got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        if (got !== size) throw changed(file, 'it shrank while being read');
+        result = await this.ingestBuffer(data);
+      } else {
+        result = await this.ingestLarge(handle, size, file);
+      }
+      const after = await handle.stat({ bigint: true });
+      if (
+        after.size !== before.size ||
+        after.mtimeNs !== before.mtimeNs ||
+        after.ctimeNs !== before.ctimeNs
+      ) {
+        throw changed(file, 'it was modified while being read');
+      }
+      return result;
+    } catch (err) {
+      if (err instanceof BargeError) throw err;
+      throw sourceError(err, file);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Streams a large file through the chunker; at most a few chunks are in memory at once. */
+  private async ingestLarge(handle: fsp.FileHandle, size: number, file: string): Promise<IngestedContent> {
+    const sizes = this.options.chunkSizes ?? DEFAULT_CHUNK_SIZES;
+    const chunker = new Xor32Chunker(sizes);
+    const sha = createHash('sha256');
+    const pending: Promise<Chunk>[] = [];
+    let parts: Buffer[] = [];
+    let partStart = 0;
+    let pos = 0;
+    const emit = (end: number): void => {
+      const data = Buffer.concat(parts);
+      const offset = partStart;
+      pending.push(this.putObject(data, 'P').then(({ hash }) => ({ offset, size: end - offset, hash })));
+      parts = [];
+      partStart = end;
+    };
+    while (pos < size) {
+      const block = Buffer.allocUnsafe(Math.min(READ_BLOCK, size - pos));
+      const { bytesRead } = await handle.read(block, 0, block.length, pos);
+      if (bytesRead === 0) throw changed(file, 'it shrank while being read');
+      const data = block.subarray(0, bytesRead);
+      sha.update(data);
+      let consumed = 0;
+      for (const cut of chunker.feed(data)) {
+        parts.push(data.subarray(consumed, cut - pos));
+        consumed = cut - pos;
+        emit(cut);
+        // Bound memory: wait for older chunks while more than two are compressing.
+        if (pending.length > 2) await pending[pending.length - 3];
+      }
+      parts.push(data.subarray(consumed));
+      pos += bytesRead;
+    }
+    const sha256 = sha.digest();
+    if (pending.length === 0) {
+      // A sole piece is stored as a whole-file object (cvmfs IsSolePiece).
+      const content = await this.dedup(sha256, async () => {
+        const { hash } = await this.putObject(Buffer.concat(parts), '');
+        return { hash, chunks: [], size };
+      });
+      return { ...content, sha256 };
+    }
+    emit(size);
+    const content = await this.dedup(sha256, async () => ({
+      hash: null,
+      chunks: await Promise.all(pending),
+      size,
+    }));
+    return { ...content, sha256 };
+  }
+
+  /** Runs `produce` once per distinct content; later callers share the result. */
+  private async dedup(sha256: Buffer, produce: () => Promise<ContentRef>): Promise<ContentRef> {
+    const key = sha256.toString('hex');
+    const running = this.inFlight.get(key);
+    if (running) {
+      this.stats.contentsDeduplicated++;
+      return running;
+    }
+    const cached = this.options.state?.lookupContent(sha256);
+    const promise = (async () => {
+      if (cached && (await this.allStored(cached))) {
+        this.stats.contentsDeduplicated++;
+        return cached;
+      }
+      const content = await produce();
+      this.newContents.push({ sha256, content });
+      return content;
+    })();
+    this.inFlight.set(key, promise);
+    return promise;
+  }
+
+  /** Whether every object of `ref` is in the store (cache hits are checked before they are trusted). */
+  hasContent(ref: ContentRef): Promise<boolean> {
+    return this.allStored(ref);
+  }
+
+  private async allStored(ref: ContentRef): Promise<boolean> {
+    const keys = ref.hash ? [objectPath(ref.hash, '')] : ref.chunks.map((c) => objectPath(c.hash, 'P'));
+    for (const key of keys) if (!(await this.store.has(key))) return false;
+    return true;
+  }
+}
+
+function checkUnchanged(file: string, expected: ExpectedStat, st: { size: bigint; mtimeNs: bigint }): void {
+  if (st.size !== expected.size || st.mtimeNs !== expected.mtimeNs) {
+    throw changed(file, 'it changed between scanning and reading');
+  }
+}
+
+function changed(file: string, why: string): BargeError {
+  return new BargeError('SOURCE_CHANGED', `${file}: ${why}`, {
+    hint: 'publish from a tree that nothing writes to (a snapshot or a finished build); nothing was published',
+    details: { file },
+  });
+}
+
+/** Maps an error reading a source file to SOURCE_CHANGED (vanished) or SOURCE_UNREADABLE. */
+export function sourceError(err: unknown, file: string): BargeError {
+  const code = errnoCode(err);
+  if (code === 'ENOENT') return changed(file, 'it vanished during publish');
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new BargeError('SOURCE_UNREADABLE', `cannot read ${file}: permission denied`, {
+      cause: err,
+      hint: 'make the file readable by the publishing user (or publish as a user who can read it); nothing was published',
+      details: { file },
+    });
+  }
+  return new BargeError('SOURCE_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`, {
+    cause: err,
+    details: { file },
+  });
+}

@@ -1,0 +1,352 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { Catalog } from '../catalog/index.js';
+import { BargeError, errnoCode } from '../error/index.js';
+import { HistoryDb, ReflogDb } from '../history/index.js';
+import {
+  type Manifest,
+  parseManifest,
+  type RepositoryKeys,
+  readRepositoryKeys,
+  signManifest,
+} from '../manifest/index.js';
+import { decompress, type HashText, hashAlgorithm, hashBytes, objectPath } from '../object/index.js';
+import { type RepositoryPaths, repositoryPaths } from '../repository/data-dir.js';
+import { FsObjectStore } from '../storage/index.js';
+import type { CatalogLoader } from './catalog-node.js';
+import { commitCatalogs } from './commit-catalogs.js';
+import { failpoint } from './failpoint.js';
+import { ObjectWriter } from './object-writer.js';
+import { type DirectoryPublishStats, publishDirectory, type StatRecords } from './publish-directory.js';
+import { PublishState } from './publish-state.js';
+import { type RepositoryConfig, readRepositoryConfig } from './repository-config.js';
+import { RepositoryLock } from './repository-lock.js';
+import { validatePath, WorkingTree } from './working-tree.js';
+
+/** What a publish produced. */
+export interface PublishResult {
+  /** False when the change was empty: nothing was written, the revision stays. */
+  published: boolean;
+  revision: number;
+  rootHash: HashText;
+  catalogsWritten: number;
+  objectsWritten: number;
+  bytesWritten: number;
+  directory?: DirectoryPublishStats;
+}
+
+const PENDING_REFLOG = 'reflog.pending';
+
+/**
+ * The one writer of a repository. Holds the repository lock from open to close; every change
+ * becomes one new revision through the same ordered steps: objects, catalogs bottom-up, history,
+ * flush, manifest (atomic rename), reflog. A crash anywhere leaves the previous manifest served
+ * and everything it references intact; open() finishes or discards what a crashed writer left.
+ */
+export class Publisher {
+  private closed = false;
+
+  private constructor(
+    readonly paths: RepositoryPaths,
+    readonly config: RepositoryConfig,
+    readonly store: FsObjectStore,
+    readonly keys: RepositoryKeys,
+    private readonly lock: RepositoryLock,
+    readonly state: PublishState,
+    private current: Manifest,
+  ) {}
+
+  /** Opens repository `fqrn` of `dataDir` for writing; REPO_LOCKED if another writer is active. */
+  static async open(dataDir: string, fqrn: string, what = 'publish'): Promise<Publisher> {
+    const paths = repositoryPaths(dataDir, fqrn);
+    const config = await readRepositoryConfig(paths.state, fqrn);
+    const lock = await RepositoryLock.acquire(paths.state, `barge ${what}`);
+    try {
+      const store = new FsObjectStore(paths.served, { durable: config.durable });
+      const keys = await readRepositoryKeys(paths.keys, fqrn);
+      await store.clearStaging();
+      const manifest = parseManifest(await store.get('.cvmfspublished'));
+      await recoverReflog(store, paths.state, manifest);
+      return new Publisher(paths, config, store, keys, lock, new PublishState(paths.state), manifest);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  /** A publisher for the first revision of a repository being created (init holds the lock). */
+  static bootstrap(
+    paths: RepositoryPaths,
+    config: RepositoryConfig,
+    store: FsObjectStore,
+    keys: RepositoryKeys,
+    lock: RepositoryLock,
+    boot: Manifest,
+  ): Publisher {
+    return new Publisher(paths, config, store, keys, lock, new PublishState(paths.state), boot);
+  }
+
+  /** The manifest of the current revision. */
+  get manifest(): Manifest {
+    return this.current;
+  }
+
+  /** Loads a catalog of this repository, verifying its hash. */
+  readonly loadCatalog: CatalogLoader = async (hash, mountpoint) => {
+    const z = await this.store.get(objectPath(hash, 'C'));
+    if (hashBytes(z, hashAlgorithm(hash)) !== hash) {
+      throw new BargeError('OBJECT_CORRUPT', `catalog ${hash} does not match its hash`, {
+        hint: "run 'barge fsck' on this repository",
+      });
+    }
+    return Catalog.open(await decompress(z, `catalog ${hash}`), mountpoint, `catalog ${hash}`);
+  };
+
+  /** A working tree over the current revision. */
+  newTree(): WorkingTree {
+    // Revision 0 is the bootstrap of init: there is no root catalog yet.
+    const root = this.current.revision === 0 ? null : this.current.rootHash;
+    return new WorkingTree(this.loadCatalog, root, this.current.rootSize);
+  }
+
+  /** A writer for content objects of this repository. */
+  newWriter(): ObjectWriter {
+    return new ObjectWriter(this.store, {
+      algorithm: this.config.hashAlgorithm,
+      chunkSizes: this.config.chunkSizes,
+      state: this.state,
+    });
+  }
+
+  /** Publishes a local directory as the new content of `at` ('' = the whole repository). */
+  async publishDirectory(source: string, at = ''): Promise<PublishResult> {
+    validatePath(at);
+    const tree = this.newTree();
+    const writer = this.newWriter();
+    const { stats, statRecords } = await publishDirectory(tree, writer, source, at, {
+      algorithm: this.config.hashAlgorithm,
+      state: this.state,
+    });
+    const result = await this.commit(tree, writer, statRecords);
+    return { ...result, directory: stats };
+  }
+
+  /** Applies the changes `change` makes to a working tree, as one revision. */
+  async applyChanges(
+    change: (tree: WorkingTree, writer: ObjectWriter) => Promise<void>,
+  ): Promise<PublishResult> {
+    const tree = this.newTree();
+    const writer = this.newWriter();
+    await change(tree, writer);
+    return this.commit(tree, writer, []);
+  }
+
+  /**
+   * Turns a changed tree into a signed revision. Steps in crash-safe order; failpoints mark where
+   * the crash tests kill the process.
+   */
+  async commit(
+    tree: WorkingTree,
+    writer: ObjectWriter,
+    statRecords: StatRecords = [],
+  ): Promise<PublishResult> {
+    this.assertOpen();
+    await tree.restructure();
+    if (tree.changes === 0) {
+      this.state.record(statRecords, writer.newContents, nowNs());
+      return {
+        published: false,
+        revision: this.current.revision,
+        rootHash: this.current.rootHash,
+        catalogsWritten: 0,
+        objectsWritten: writer.stats.objectsWritten,
+        bytesWritten: writer.stats.bytesWritten,
+      };
+    }
+    const now = Math.max(Math.floor(Date.now() / 1000), this.current.timestamp + 1);
+    const committed = await commitCatalogs(tree, {
+      store: this.store,
+      loader: this.loadCatalog,
+      algorithm: this.config.hashAlgorithm,
+      now,
+      ttl: this.config.ttl,
+    });
+    const history = await this.updateHistory(writer, (h) =>
+      h.advanceTrunk({
+        hash: committed.rootHash,
+        revision: committed.revision,
+        timestamp: now,
+        size: committed.rootSize,
+      }),
+    );
+    await this.swapManifest({
+      ...this.current,
+      rootHash: committed.rootHash,
+      rootSize: committed.rootSize,
+      ttl: this.config.ttl,
+      revision: committed.revision,
+      history,
+      timestamp: now,
+    });
+    this.state.record(statRecords, writer.newContents, nowNs());
+    return {
+      published: true,
+      revision: committed.revision,
+      rootHash: committed.rootHash,
+      catalogsWritten: committed.catalogsWritten,
+      objectsWritten: writer.stats.objectsWritten,
+      bytesWritten: writer.stats.bytesWritten,
+    };
+  }
+
+  /** Names the current revision (or an older root catalog) in the history database. */
+  async tag(
+    name: string,
+    description = '',
+    revision?: { hash: HashText; revision: number; timestamp: number; size: number },
+  ): Promise<void> {
+    this.assertOpen();
+    const target = revision ?? (await this.headTagTarget());
+    const writer = this.newWriter();
+    const history = await this.updateHistory(writer, (h) => {
+      if (h.getTag(name)) {
+        throw new BargeError('TAG_EXISTS', `tag '${name}' already exists`, {
+          hint: `remove it first with 'barge tag --remove ${name}'`,
+        });
+      }
+      h.addTag({ name, description, ...target });
+    });
+    await this.swapManifest({
+      ...this.current,
+      history,
+      timestamp: Math.max(Math.floor(Date.now() / 1000), this.current.timestamp + 1),
+    });
+  }
+
+  /** Removes a named tag. */
+  async untag(name: string): Promise<void> {
+    this.assertOpen();
+    const writer = this.newWriter();
+    const history = await this.updateHistory(writer, (h) => {
+      if (!h.removeTag(name))
+        throw new BargeError('TAG_NOT_FOUND', `there is no tag '${name}'`, {
+          hint: "list tags with 'barge tags'",
+        });
+    });
+    await this.swapManifest({
+      ...this.current,
+      history,
+      timestamp: Math.max(Math.floor(Date.now() / 1000), this.current.timestamp + 1),
+    });
+  }
+
+  /** Releases the lock and the state database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.state.close();
+    await this.lock.release();
+  }
+
+  private async headTagTarget(): Promise<{
+    hash: HashText;
+    revision: number;
+    timestamp: number;
+    size: number;
+  }> {
+    const root = await this.loadCatalog(this.current.rootHash, '');
+    try {
+      return {
+        hash: this.current.rootHash,
+        revision: root.revision,
+        timestamp: root.lastModified,
+        size: this.current.rootSize,
+      };
+    } finally {
+      root.close();
+    }
+  }
+
+  /** Applies `edit` to the history database and stores it as a new H object. */
+  private async updateHistory(writer: ObjectWriter, edit: (h: HistoryDb) => void): Promise<HashText> {
+    const old = this.current.history;
+    const h = old
+      ? HistoryDb.open(await decompress(await this.store.get(objectPath(old, 'H')), `history ${old}`))
+      : HistoryDb.create(this.paths.fqrn);
+    try {
+      edit(h);
+      if (old) h.setPreviousRevision(old);
+      const { hash } = await writer.putObject(h.serialize(), 'H');
+      failpoint('history');
+      return hash;
+    } finally {
+      h.close();
+    }
+  }
+
+  /**
+   * Signs and swaps in a manifest: reflog prepared aside, everything flushed, manifest renamed
+   * into place (the commit point), then the reflog. A crash between the two renames is repaired
+   * by the next open from the pending copy.
+   */
+  private async swapManifest(next: Manifest): Promise<void> {
+    const reflogBytes = await this.store.get('.cvmfsreflog').catch((err) => {
+      if ((err as BargeError).code === 'OBJECT_NOT_FOUND') return undefined;
+      throw err;
+    });
+    const reflog = reflogBytes ? ReflogDb.open(reflogBytes) : ReflogDb.create(this.paths.fqrn);
+    let newReflog: Buffer;
+    try {
+      reflog.add(next.rootHash, 'catalog', next.timestamp);
+      reflog.add(next.certificate, 'certificate', next.timestamp);
+      if (next.history) reflog.add(next.history, 'history', next.timestamp);
+      if (next.metainfo) reflog.add(next.metainfo, 'metainfo', next.timestamp);
+      newReflog = reflog.serialize();
+    } finally {
+      reflog.close();
+    }
+    const manifest: Manifest = { ...next, reflog: hashBytes(newReflog, hashAlgorithm(next.rootHash)) };
+    const pending = path.join(this.paths.state, PENDING_REFLOG);
+    await fsp.writeFile(pending, newReflog);
+    failpoint('reflog-pending');
+    await this.store.flush();
+    failpoint('flush');
+    const signed = signManifest(manifest, this.keys.certificateKeyPem);
+    failpoint('manifest');
+    await this.store.put('.cvmfspublished', signed);
+    failpoint('manifest-swapped');
+    await this.store.put('.cvmfsreflog', newReflog);
+    await this.store.flush();
+    await fsp.rm(pending, { force: true });
+    this.current = manifest;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BargeError('INVALID_ARGUMENT', 'this publisher is closed');
+  }
+}
+
+/**
+ * Finishes the last step of a writer that died between the manifest and the reflog rename: if the
+ * served manifest names the pending reflog (Y), that reflog is put in place; otherwise the
+ * manifest swap never happened and the pending copy is dropped.
+ */
+async function recoverReflog(store: FsObjectStore, stateDir: string, manifest: Manifest): Promise<void> {
+  const pending = path.join(stateDir, PENDING_REFLOG);
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(pending);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return;
+    throw err;
+  }
+  if (manifest.reflog && hashBytes(bytes, hashAlgorithm(manifest.reflog)) === manifest.reflog) {
+    await store.put('.cvmfsreflog', bytes);
+    await store.flush();
+  }
+  await fsp.rm(pending, { force: true });
+}
+
+function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}

@@ -1,0 +1,258 @@
+import { type Dirent, parentPath, S_IFDIR, S_IFMT, S_IFREG } from '../catalog/index.js';
+import { BargeError } from '../error/index.js';
+import type { HashText } from '../object/index.js';
+import { type CatalogLoader, CatalogNode } from './catalog-node.js';
+
+/** The marker file that makes its directory a nested catalog. */
+export const CATALOG_MARKER = '.cvmfscatalog';
+
+/** First hardlink group id handed to producers; catalogs renumber groups 1..n at commit. */
+const PRODUCER_GROUP_BASE = 1 << 30;
+
+/**
+ * The repository tree being changed: the catalogs of the current revision, loaded lazily, with
+ * put and remove applied in memory. Nested catalog boundaries follow `.cvmfscatalog` markers:
+ * adding one cuts its directory into a new catalog, removing one merges the catalog back into its
+ * parent. Only catalogs on the path of a change are loaded and, at commit, rewritten; the rest
+ * keep their hashes.
+ */
+export class WorkingTree {
+  readonly root: CatalogNode;
+  private readonly loader: CatalogLoader;
+  private readonly boundaryCandidates = new Set<string>();
+  private nextGroup = PRODUCER_GROUP_BASE;
+  /** Number of put/remove operations that changed something. */
+  changes = 0;
+
+  constructor(loader: CatalogLoader, rootHash: HashText | null, rootSize: number) {
+    this.loader = loader;
+    this.root = new CatalogNode('', null, rootHash, rootSize);
+  }
+
+  /** A hardlink group id for a producer, unique in this change. */
+  newHardlinkGroup(): number {
+    return this.nextGroup++;
+  }
+
+  /** The catalog that holds the entry at `path` (for a nested mountpoint: the nested catalog). */
+  async owner(path: string): Promise<CatalogNode> {
+    let node = this.root;
+    await node.load(this.loader);
+    if (path === '') return node;
+    let prefix = '';
+    for (const part of path.slice(1).split('/')) {
+      prefix = `${prefix}/${part}`;
+      const child = node.children.get(prefix);
+      if (child) {
+        node = child;
+        await node.load(this.loader);
+      }
+    }
+    return node;
+  }
+
+  /** The entry at `path`, or undefined. */
+  async get(path: string): Promise<Dirent | undefined> {
+    return (await this.owner(path)).entries.get(path);
+  }
+
+  /** The entries of directory `path` (across a nested catalog boundary), sorted by name. */
+  async list(path: string): Promise<Dirent[]> {
+    const node = await this.owner(path);
+    const names = [...(node.dirs.get(path) ?? [])].sort();
+    const base = path === '' ? '' : path;
+    return names.map((n) => node.entries.get(`${base}/${n}`)).filter((d): d is Dirent => d !== undefined);
+  }
+
+  /**
+   * Adds or replaces the entry at `entry.path`. Its parent must be a directory. Replacing a
+   * directory with anything else removes the directory's subtree first. A put identical to the
+   * current entry changes nothing (so an unchanged catalog keeps its hash).
+   */
+  async put(entry: Dirent): Promise<void> {
+    validatePath(entry.path);
+    if (entry.path === '' && (entry.mode & S_IFMT) !== S_IFDIR) {
+      throw new BargeError('INVALID_PATH', 'the repository root must stay a directory');
+    }
+    if (entry.path !== '') {
+      const parent = await this.get(parentPath(entry.path));
+      if (!parent || (parent.mode & S_IFMT) !== S_IFDIR) {
+        throw new BargeError(
+          'INVALID_PATH',
+          `cannot add ${entry.path}: ${parentPath(entry.path) || '/'} is not a directory`,
+        );
+      }
+    }
+    let node = await this.owner(entry.path);
+    const existing = node.entries.get(entry.path);
+    const isDir = (entry.mode & S_IFMT) === S_IFDIR;
+    if (existing) {
+      if (sameEntry(existing, entry)) return;
+      if ((existing.mode & S_IFMT) === S_IFDIR && !isDir) {
+        await this.remove(entry.path);
+        node = await this.owner(entry.path);
+      }
+    }
+    const isNestedRoot = node.mountpoint === entry.path && entry.path !== '';
+    const stored: Dirent = {
+      ...entry,
+      nestedRoot: isNestedRoot,
+      nestedMountpoint: false,
+      hardlinkGroup: entry.hardlinkGroup,
+    };
+    node.add(stored);
+    node.markDirty();
+    if (isNestedRoot && node.parent) {
+      node.parent.add({ ...stored, nestedRoot: false, nestedMountpoint: true });
+      node.parent.markDirty();
+    }
+    if (entry.name === CATALOG_MARKER) this.boundaryCandidates.add(parentPath(entry.path));
+    this.changes++;
+  }
+
+  /** Removes the entry at `path` and everything below it, nested catalogs included. Absent paths are a no-op. */
+  async remove(path: string): Promise<void> {
+    validatePath(path);
+    if (path === '') throw new BargeError('INVALID_PATH', 'the repository root cannot be removed');
+    const node = await this.owner(path);
+    if (node.mountpoint === path) {
+      // The whole nested catalog goes: drop it from its parent.
+      const parent = node.parent as CatalogNode;
+      parent.children.delete(path);
+      parent.delete(path);
+      parent.markDirty();
+      this.changes++;
+      return;
+    }
+    const existing = node.entries.get(path);
+    if (!existing) return;
+    for (const p of node.subtreePaths(path).reverse()) {
+      const nested = node.children.get(p);
+      if (nested) node.children.delete(p);
+      node.delete(p);
+    }
+    node.markDirty();
+    if (existing.name === CATALOG_MARKER) this.boundaryCandidates.add(parentPath(path));
+    this.changes++;
+  }
+
+  /**
+   * Moves catalog boundaries to where the markers now are: merges (deepest first) catalogs whose
+   * marker went away, then cuts (shallowest first) directories that gained one.
+   */
+  async restructure(): Promise<void> {
+    const candidates = [...this.boundaryCandidates].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
+    this.boundaryCandidates.clear();
+    const splits: string[] = [];
+    for (const dir of candidates) {
+      if (dir === '') continue;
+      const node = await this.owner(dir);
+      const d = node.entries.get(dir);
+      if (!d || (d.mode & S_IFMT) !== S_IFDIR) continue;
+      const marker = node.entries.get(`${dir}/${CATALOG_MARKER}`);
+      const hasMarker = marker !== undefined && (marker.mode & S_IFMT) === S_IFREG;
+      const isRoot = node.mountpoint === dir;
+      if (!hasMarker && isRoot) await this.merge(node);
+      else if (hasMarker && !isRoot) splits.push(dir);
+    }
+    for (const dir of splits.sort((a, b) => depth(a) - depth(b)))
+      await this.split(await this.owner(dir), dir);
+  }
+
+  private async split(node: CatalogNode, dir: string): Promise<void> {
+    const child = new CatalogNode(dir, node, null, 0);
+    child.loaded = true;
+    for (const p of node.subtreePaths(dir)) {
+      const d = node.entries.get(p) as Dirent;
+      child.add(p === dir ? { ...d, nestedRoot: true, nestedMountpoint: false } : d);
+      const nested = node.children.get(p);
+      if (nested) {
+        node.children.delete(p);
+        child.children.set(p, nested);
+        nested.parent = child;
+      }
+      if (p !== dir) node.delete(p);
+    }
+    node.add({ ...(node.entries.get(dir) as Dirent), nestedMountpoint: true, nestedRoot: false });
+    node.children.set(dir, child);
+    child.markDirty();
+  }
+
+  private async merge(node: CatalogNode): Promise<void> {
+    const parent = node.parent as CatalogNode;
+    for (const [p, d] of node.entries) {
+      parent.add(p === node.mountpoint ? { ...d, nestedRoot: false, nestedMountpoint: false } : d);
+    }
+    for (const [p, nested] of node.children) {
+      await nested.load(this.loader);
+      parent.children.set(p, nested);
+      nested.parent = parent;
+    }
+    parent.children.delete(node.mountpoint);
+    parent.markDirty();
+  }
+}
+
+/** Whether two entries are the same for publishing (hardlink group ids compare by presence only). */
+export function sameEntry(a: Dirent, b: Dirent): boolean {
+  return (
+    a.mode === b.mode &&
+    a.size === b.size &&
+    a.mtime === b.mtime &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.hash === b.hash &&
+    a.hashAlgorithm === b.hashAlgorithm &&
+    a.uncompressed === b.uncompressed &&
+    a.symlink === b.symlink &&
+    a.hidden === b.hidden &&
+    a.external === b.external &&
+    a.directIo === b.directIo &&
+    (a.hardlinkGroup === 0) === (b.hardlinkGroup === 0) &&
+    ((a.mode & S_IFMT) === S_IFDIR || a.linkcount === b.linkcount) &&
+    sameChunks(a, b) &&
+    sameXattrs(a.xattrs, b.xattrs)
+  );
+}
+
+function sameChunks(a: Dirent, b: Dirent): boolean {
+  if (a.chunks.length !== b.chunks.length) return false;
+  return a.chunks.every((c, i) => {
+    const o = b.chunks[i];
+    return o !== undefined && c.offset === o.offset && c.size === o.size && c.hash === o.hash;
+  });
+}
+
+function sameXattrs(a: Map<string, Buffer> | null, b: Map<string, Buffer> | null): boolean {
+  const an = a?.size ?? 0;
+  const bn = b?.size ?? 0;
+  if (an !== bn) return false;
+  if (an === 0) return true;
+  for (const [k, v] of a as Map<string, Buffer>) {
+    const w = b?.get(k);
+    if (!w || !w.equals(v)) return false;
+  }
+  return true;
+}
+
+function depth(p: string): number {
+  return p === '' ? 0 : p.split('/').length - 1;
+}
+
+/** Repository paths are absolute, '' for the root, without '.', '..', empty parts or a trailing slash. */
+export function validatePath(p: string): void {
+  if (p === '') return;
+  if (
+    !p.startsWith('/') ||
+    p.endsWith('/') ||
+    p.includes('\0') ||
+    p
+      .split('/')
+      .slice(1)
+      .some((s) => s === '' || s === '.' || s === '..')
+  ) {
+    throw new BargeError('INVALID_PATH', `'${p}' is not a valid repository path`, {
+      hint: "use an absolute path like /sw/v1 ('' or / for the root)",
+    });
+  }
+}
