@@ -73,9 +73,9 @@ export class CatalogNode {
     this.entries.set(d.path, d);
     if (d.path !== this.mountpoint) {
       const parent = parentPath(d.path);
-      let names = this.dirs.get(parent);
-      if (!names) this.dirs.set(parent, (names = new Set()));
-      names.add(d.name);
+      const names = this.dirs.get(parent);
+      if (names) names.add(d.name);
+      else this.dirs.set(parent, new Set([d.name]));
     }
     if ((d.mode & S_IFMT) === S_IFDIR && !this.dirs.has(d.path)) this.dirs.set(d.path, new Set());
   }

@@ -172,7 +172,7 @@ function normalize(node: CatalogNode): Dirent[] {
   for (const members of sortedGroups) {
     const id = members.length > 1 ? next++ : 0;
     for (const m of members)
-      replaced.set(m.path, { ...m, hardlinkGroup: id, linkcount: members.length > 1 ? members.length : 1 });
+      replaced.set(m.path, { ...m, hardlinkGroup: id, linkcount: Math.max(members.length, 1) });
   }
   return ordered.map((d) => {
     const r = replaced.get(d.path);
@@ -182,5 +182,5 @@ function normalize(node: CatalogNode): Dirent[] {
 }
 
 function minPath(list: Dirent[]): string {
-  return list.reduce((m, d) => (d.path < m ? d.path : m), (list[0] as Dirent).path);
+  return list.reduce((m, d) => Math.min(d.path, m), (list[0] as Dirent).path);
 }

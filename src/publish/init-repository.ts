@@ -7,7 +7,6 @@ import {
   type RepositoryKeys,
   ROOT_PATH_MD5,
   readRepositoryKeys,
-  signManifest,
   writeRepositoryKeys,
 } from '../manifest/index.js';
 import { compress, hashBytes, objectPath } from '../object/index.js';

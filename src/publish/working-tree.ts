@@ -230,7 +230,7 @@ function sameXattrs(a: Map<string, Buffer> | null, b: Map<string, Buffer> | null
   if (an === 0) return true;
   for (const [k, v] of a as Map<string, Buffer>) {
     const w = b?.get(k);
-    if (!w || !w.equals(v)) return false;
+    if (!w?.equals(v)) return false;
   }
   return true;
 }
