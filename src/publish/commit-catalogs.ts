@@ -182,5 +182,5 @@ function normalize(node: CatalogNode): Dirent[] {
 }
 
 function minPath(list: Dirent[]): string {
-  return list.reduce((m, d) => Math.min(d.path, m), (list[0] as Dirent).path);
+  return list.map((d) => d.path).sort()[0] as string;
 }
