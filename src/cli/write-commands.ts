@@ -1,0 +1,145 @@
+import { initRepository, Publisher, resignWhitelist } from '../publish/index.js';
+import { type CliIo, dataDir, formatBytes, parse } from './cli-context.js';
+import { openReader } from './open-reader.js';
+
+/** `barge init <fqrn>`: keys, certificate, whitelist, first revision. */
+export async function initCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    {
+      data: { type: 'string' },
+      'whitelist-days': { type: 'string' },
+      'hash-algorithm': { type: 'string' },
+      ttl: { type: 'string' },
+      'no-chunking': { type: 'boolean' },
+    },
+    {
+      min: 1,
+      max: 1,
+      usage: 'barge init <fqrn> [--whitelist-days N] [--hash-algorithm sha1|shake128|rmd160] [--ttl S]',
+    },
+  );
+  const fqrn = positionals[0] as string;
+  const result = await initRepository(dataDir(values.data), fqrn, {
+    ...(values['whitelist-days'] ? { whitelistDays: Number(values['whitelist-days']) } : {}),
+    ...(values['hash-algorithm'] ? { hashAlgorithm: values['hash-algorithm'] as 'sha1' } : {}),
+    ...(values.ttl ? { ttl: Number(values.ttl) } : {}),
+    ...(values['no-chunking'] ? { chunkSizes: null } : {}),
+  });
+  io.out(`created ${fqrn} at revision ${result.revision}`);
+  io.out(`  served files: ${result.paths.served}`);
+  io.out(`  public key:   ${result.paths.keys}/${fqrn}.pub   (clients: CVMFS_PUBLIC_KEY)`);
+  return 0;
+}
+
+/** `barge resign <fqrn>`: renews the whitelist. */
+export async function resignCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { data: { type: 'string' }, days: { type: 'string' } },
+    {
+      min: 1,
+      max: 1,
+      usage: 'barge resign <fqrn> [--days N]',
+    },
+  );
+  const expires = await resignWhitelist(
+    dataDir(values.data),
+    positionals[0] as string,
+    values.days ? Number(values.days) : undefined,
+  );
+  io.out(`whitelist of ${positionals[0]} re-signed, valid until ${expires.toISOString()}`);
+  return 0;
+}
+
+/** `barge publish <fqrn> <dir> [--at /sub/path]`: one new revision with the tree. */
+export async function publishCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { data: { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' } },
+    {
+      min: 2,
+      max: 2,
+      usage: 'barge publish <fqrn> <dir> [--at /sub/path]',
+    },
+  );
+  const at = values.at === undefined || values.at === '/' ? '' : values.at.replace(/\/+$/, '');
+  const publisher = await Publisher.open(dataDir(values.data), positionals[0] as string, 'publish');
+  try {
+    const started = Date.now();
+    const r = await publisher.publishDirectory(positionals[1] as string, at);
+    const seconds = (Date.now() - started) / 1000;
+    if (values.json) io.out(JSON.stringify({ ...r, seconds }));
+    else if (!r.published) io.out(`nothing changed: ${positionals[0]} stays at revision ${r.revision}`);
+    else {
+      const d = r.directory;
+      io.out(
+        `published revision ${r.revision} of ${positionals[0]} in ${seconds.toFixed(2)} s: ${d?.entries ?? 0} entries, ` +
+          `${d?.filesIngested ?? 0} files read, ${d?.filesUnchanged ?? 0} unchanged, ${d?.removed ?? 0} removed; ` +
+          `${r.objectsWritten} new objects (${formatBytes(r.bytesWritten)}), ${r.catalogsWritten} catalogs`,
+      );
+    }
+    return 0;
+  } finally {
+    await publisher.close();
+  }
+}
+
+/** `barge tag <fqrn> <name> [-m message] [--remove]`. */
+export async function tagCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { data: { type: 'string' }, message: { type: 'string', short: 'm' }, remove: { type: 'boolean' } },
+    { min: 2, max: 2, usage: 'barge tag <fqrn> <name> [-m message] [--remove]' },
+  );
+  const [fqrn, name] = positionals as [string, string];
+  const publisher = await Publisher.open(dataDir(values.data), fqrn, 'tag');
+  try {
+    if (values.remove) {
+      await publisher.untag(name);
+      io.out(`removed tag ${name}`);
+    } else {
+      await publisher.tag(name, values.message ?? '');
+      io.out(`tagged revision ${publisher.manifest.revision} of ${fqrn} as ${name}`);
+    }
+    return 0;
+  } finally {
+    await publisher.close();
+  }
+}
+
+/** `barge tags <fqrn|source>`: the history database. */
+export async function tagsCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parse(
+    argv,
+    { data: { type: 'string' }, key: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    {
+      min: 1,
+      max: 1,
+      usage: 'barge tags <fqrn|url|dir> [--key pub] [--json]',
+    },
+  );
+  const { reader, source } = await openReader(positionals[0] as string, {
+    data: dataDir(values.data),
+    ...(values.key ? { key: values.key } : {}),
+  });
+  try {
+    const history = await reader.history();
+    const tags = history?.tags() ?? [];
+    history?.close();
+    tags.sort((a, b) => a.revision - b.revision || (a.name < b.name ? -1 : 1));
+    if (values.json) io.out(JSON.stringify(tags));
+    else {
+      io.out('NAME              REVISION  TIMESTAMP             DESCRIPTION');
+      for (const t of tags) {
+        io.out(
+          `${t.name.padEnd(17)} ${String(t.revision).padStart(8)}  ${new Date(t.timestamp * 1000).toISOString().slice(0, 19)}Z  ${t.description}`,
+        );
+      }
+    }
+    return 0;
+  } finally {
+    await reader.close();
+    source.close();
+  }
+}
