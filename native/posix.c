@@ -1,0 +1,360 @@
+/*
+ * barge_posix: the POSIX calls Node's fs lacks, as synchronous N-API functions.
+ *
+ * Extended attributes (l*xattr: symlinks are never followed, so a walker sees the link itself, as
+ * lstat does) and mknod with the makedev/major/minor encoding of this libc. Failures throw errors
+ * shaped like Node's fs errors (code = errno name, errno = -errno, syscall, path), so callers
+ * handle them with the same `err.code === 'ENOENT'` tests they use for fs. Plain C against
+ * node_api.h keeps the addon ABI-stable across Node versions and free of npm dependencies.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+
+#include <node_api.h>
+
+#ifndef __linux__
+#error "barge_posix supports Linux only: it relies on the l*xattr calls and Linux dev_t encoding"
+#endif
+
+/* Largest integer a JS number holds exactly; device numbers beyond it would silently round. */
+#define MAX_SAFE_INTEGER 9007199254740991.0
+
+/* Bail out of a function when an N-API call fails; the failing call left an exception pending
+ * or the engine is shutting down, and either way JS gets no value from us. */
+#define NAPI_OK(call)                                                                              \
+  do {                                                                                             \
+    if ((call) != napi_ok) goto fail;                                                              \
+  } while (0)
+
+/* The errno names libuv reports, so codes match Node's (ENOTSUP, not EOPNOTSUPP: same value). */
+static const char *errno_name(int err) {
+  switch (err) {
+#define NAME(e)                                                                                    \
+  case e:                                                                                          \
+    return #e;
+    NAME(EPERM) NAME(ENOENT) NAME(EINTR) NAME(EIO) NAME(ENXIO) NAME(E2BIG) NAME(EBADF)
+    NAME(EAGAIN) NAME(ENOMEM) NAME(EACCES) NAME(EFAULT) NAME(EBUSY) NAME(EEXIST) NAME(EXDEV)
+    NAME(ENODEV) NAME(ENOTDIR) NAME(EISDIR) NAME(EINVAL) NAME(ENFILE) NAME(EMFILE) NAME(ETXTBSY)
+    NAME(EFBIG) NAME(ENOSPC) NAME(EROFS) NAME(EMLINK) NAME(ERANGE) NAME(ENAMETOOLONG)
+    NAME(ENOSYS) NAME(ENOTEMPTY) NAME(ELOOP) NAME(ENODATA) NAME(ENOTSUP) NAME(EOVERFLOW)
+    NAME(EDQUOT) NAME(ESTALE) NAME(EILSEQ) NAME(ENOTCONN) NAME(ETIMEDOUT)
+#undef NAME
+  default:
+    return "UNKNOWN";
+  }
+}
+
+/* Throws an fs-style error: "ENOENT: no such file or directory, lgetxattr '/p' (user.x)". */
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path,
+                        const char *detail) {
+  const char *code = errno_name(err);
+  char reason[128];
+  snprintf(reason, sizeof reason, "%s", strerror(err));
+  /* Node's messages are lower case ("no such file or directory"). */
+  if (reason[0] >= 'A' && reason[0] <= 'Z') reason[0] = (char)(reason[0] - 'A' + 'a');
+
+  const char *fmt = detail ? "%s: %s, %s '%s' (%s)" : "%s: %s, %s '%s'";
+  int len = snprintf(NULL, 0, fmt, code, reason, syscall, path, detail);
+  char *message = malloc((size_t)len + 1);
+  if (message == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory building an error message");
+    return;
+  }
+  snprintf(message, (size_t)len + 1, fmt, code, reason, syscall, path, detail);
+
+  napi_value code_v, message_v, error, errno_v, syscall_v, path_v;
+  napi_status status = napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v);
+  if (status == napi_ok) status = napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_v);
+  free(message);
+  /* napi_create_error sets `.code` from its second argument. */
+  if (status == napi_ok) status = napi_create_error(env, code_v, message_v, &error);
+  if (status == napi_ok) status = napi_create_int32(env, -err, &errno_v);
+  if (status == napi_ok) status = napi_set_named_property(env, error, "errno", errno_v);
+  if (status == napi_ok) status = napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_v);
+  if (status == napi_ok) status = napi_set_named_property(env, error, "syscall", syscall_v);
+  if (status == napi_ok) status = napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &path_v);
+  if (status == napi_ok) status = napi_set_named_property(env, error, "path", path_v);
+  if (status == napi_ok) napi_throw(env, error);
+}
+
+/* Reads argument `v` as a NUL-terminated C string from a JS string or Uint8Array (Buffer), which
+ * lets callers pass names that are not valid UTF-8. Returns malloc'd memory, or NULL with a
+ * TypeError pending. Embedded NULs are refused, as Node's fs does, because the kernel would
+ * silently truncate the path at them. */
+static char *get_bytes_arg(napi_env env, napi_value v, const char *what, int allow_buffer) {
+  napi_valuetype type;
+  char *out = NULL;
+  size_t len = 0;
+  char message[160];
+  NAPI_OK(napi_typeof(env, v, &type));
+  if (type == napi_string) {
+    NAPI_OK(napi_get_value_string_utf8(env, v, NULL, 0, &len));
+    out = malloc(len + 1);
+    if (out == NULL) goto oom;
+    NAPI_OK(napi_get_value_string_utf8(env, v, out, len + 1, &len));
+  } else {
+    bool is_typed = false;
+    napi_typedarray_type ta_type;
+    void *data;
+    if (allow_buffer) NAPI_OK(napi_is_typedarray(env, v, &is_typed));
+    if (is_typed) NAPI_OK(napi_get_typedarray_info(env, v, &ta_type, &len, &data, NULL, NULL));
+    if (!is_typed || ta_type != napi_uint8_array) {
+      snprintf(message, sizeof message, "The \"%s\" argument must be of type string%s", what,
+               allow_buffer ? " or Buffer" : "");
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+      return NULL;
+    }
+    out = malloc(len + 1);
+    if (out == NULL) goto oom;
+    if (len > 0) memcpy(out, data, len);
+    out[len] = '\0';
+  }
+  if (strlen(out) != len) {
+    free(out);
+    snprintf(message, sizeof message, "The \"%s\" argument must not contain null bytes", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", message);
+    return NULL;
+  }
+  return out;
+oom:
+  napi_throw_error(env, "ENOMEM", "out of memory copying an argument");
+  return NULL;
+fail:
+  free(out);
+  return NULL;
+}
+
+/* Reads an integral JS number in [0, max]; anything else is a TypeError/RangeError, never a
+ * silent truncation (a mode of 1.5 or a negative device number is a caller bug). */
+static int get_uint_arg(napi_env env, napi_value v, const char *what, double max, double *out) {
+  napi_valuetype type;
+  char message[160];
+  if (napi_typeof(env, v, &type) != napi_ok) return 0;
+  if (type != napi_number) {
+    snprintf(message, sizeof message, "The \"%s\" argument must be of type number", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
+    return 0;
+  }
+  if (napi_get_value_double(env, v, out) != napi_ok) return 0;
+  if (!(*out >= 0 && *out <= max && floor(*out) == *out)) {
+    snprintf(message, sizeof message, "The \"%s\" argument must be an integer in [0, %.0f]", what,
+             max);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+    return 0;
+  }
+  return 1;
+}
+
+/* Fetches exactly `want` arguments; fewer is a TypeError rather than reading `undefined`. */
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < want) {
+    char message[80];
+    snprintf(message, sizeof message, "expected %zu arguments, got %zu", want, argc);
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", message);
+    return 0;
+  }
+  return 1;
+}
+
+/* listXattrs(path): string[] -- names in kernel order, symlinks not followed. */
+static napi_value list_xattrs(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result = NULL;
+  char *path = NULL, *names = NULL;
+  ssize_t size;
+  uint32_t index = 0;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if ((path = get_bytes_arg(env, argv[0], "path", 1)) == NULL) return NULL;
+  /* Size, then fetch: the list can grow in between (ERANGE), so retry until it fits. */
+  for (;;) {
+    size = llistxattr(path, NULL, 0);
+    if (size < 0) {
+      throw_errno(env, errno, "llistxattr", path, NULL);
+      goto fail;
+    }
+    if (size == 0) break;
+    free(names);
+    names = malloc((size_t)size);
+    if (names == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory listing xattrs");
+      goto fail;
+    }
+    size = llistxattr(path, names, (size_t)size);
+    if (size >= 0) break;
+    if (errno != ERANGE) {
+      throw_errno(env, errno, "llistxattr", path, NULL);
+      goto fail;
+    }
+  }
+  NAPI_OK(napi_create_array(env, &result));
+  for (ssize_t at = 0; at < size;) {
+    size_t len = strnlen(names + at, (size_t)(size - at));
+    napi_value name;
+    NAPI_OK(napi_create_string_utf8(env, names + at, len, &name));
+    NAPI_OK(napi_set_element(env, result, index++, name));
+    at += (ssize_t)len + 1;
+  }
+  free(names);
+  free(path);
+  return result;
+fail:
+  free(names);
+  free(path);
+  return NULL;
+}
+
+/* getXattr(path, name): Buffer -- the raw value, symlinks not followed. */
+static napi_value get_xattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result = NULL;
+  char *path = NULL, *name = NULL, *value = NULL;
+  ssize_t size;
+  void *copy;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if ((path = get_bytes_arg(env, argv[0], "path", 1)) == NULL) goto out;
+  if ((name = get_bytes_arg(env, argv[1], "name", 0)) == NULL) goto out;
+  for (;;) {
+    size = lgetxattr(path, name, NULL, 0);
+    if (size < 0) {
+      throw_errno(env, errno, "lgetxattr", path, name);
+      goto out;
+    }
+    if (size == 0) break;
+    free(value);
+    value = malloc((size_t)size);
+    if (value == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory reading an xattr");
+      goto out;
+    }
+    size = lgetxattr(path, name, value, (size_t)size);
+    if (size >= 0) break;
+    if (errno != ERANGE) {
+      throw_errno(env, errno, "lgetxattr", path, name);
+      goto out;
+    }
+  }
+  if (napi_create_buffer_copy(env, (size_t)size, size > 0 ? value : "", &copy, &result) != napi_ok)
+    result = NULL;
+out:
+  free(value);
+  free(name);
+  free(path);
+  return result;
+}
+
+/* setXattr(path, name, value: Uint8Array): creates or replaces, symlinks not followed. */
+static napi_value set_xattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char *path = NULL, *name = NULL;
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void *data = NULL;
+  if (!get_args(env, info, 3, argv)) return NULL;
+  if ((path = get_bytes_arg(env, argv[0], "path", 1)) == NULL) goto out;
+  if ((name = get_bytes_arg(env, argv[1], "name", 0)) == NULL) goto out;
+  if (napi_is_typedarray(env, argv[2], &is_typed) != napi_ok) goto out;
+  if (is_typed && napi_get_typedarray_info(env, argv[2], &type, &len, &data, NULL, NULL) != napi_ok)
+    goto out;
+  if (!is_typed || type != napi_uint8_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "The \"value\" argument must be a Buffer");
+    goto out;
+  }
+  if (lsetxattr(path, name, len > 0 ? data : "", len, 0) != 0)
+    throw_errno(env, errno, "lsetxattr", path, name);
+out:
+  free(name);
+  free(path);
+  return NULL;
+}
+
+/* removeXattr(path, name), symlinks not followed. */
+static napi_value remove_xattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char *path = NULL, *name = NULL;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if ((path = get_bytes_arg(env, argv[0], "path", 1)) == NULL) goto out;
+  if ((name = get_bytes_arg(env, argv[1], "name", 0)) == NULL) goto out;
+  if (lremovexattr(path, name) != 0) throw_errno(env, errno, "lremovexattr", path, name);
+out:
+  free(name);
+  free(path);
+  return NULL;
+}
+
+/* mknod(path, mode, dev): mode carries the type bits (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK);
+ * the process umask applies to the permission bits, as for mknod(2). */
+static napi_value make_node(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char *path = NULL;
+  double mode, dev;
+  if (!get_args(env, info, 3, argv)) return NULL;
+  if ((path = get_bytes_arg(env, argv[0], "path", 1)) == NULL) return NULL;
+  if (get_uint_arg(env, argv[1], "mode", 4294967295.0, &mode) &&
+      get_uint_arg(env, argv[2], "dev", MAX_SAFE_INTEGER, &dev) &&
+      mknod(path, (mode_t)mode, (dev_t)dev) != 0)
+    throw_errno(env, errno, "mknod", path, NULL);
+  free(path);
+  return NULL;
+}
+
+/* makedev(major, minor): number -- this libc's dev_t encoding, as lstat reports rdev. */
+static napi_value make_dev(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result = NULL;
+  double major_v, minor_v;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  if (!get_uint_arg(env, argv[0], "major", 4294967295.0, &major_v)) return NULL;
+  if (!get_uint_arg(env, argv[1], "minor", 4294967295.0, &minor_v)) return NULL;
+  uint64_t dev = (uint64_t)makedev((unsigned int)major_v, (unsigned int)minor_v);
+  if ((double)dev > MAX_SAFE_INTEGER) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                           "makedev: the device number does not fit in a JS number");
+    return NULL;
+  }
+  napi_create_double(env, (double)dev, &result);
+  return result;
+}
+
+/* Shared body of major(dev) and minor(dev). */
+static napi_value split_dev(napi_env env, napi_callback_info info, int want_major) {
+  napi_value argv[1], result = NULL;
+  double dev;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (!get_uint_arg(env, argv[0], "dev", MAX_SAFE_INTEGER, &dev)) return NULL;
+  dev_t d = (dev_t)dev;
+  napi_create_uint32(env, want_major ? (uint32_t)major(d) : (uint32_t)minor(d), &result);
+  return result;
+}
+
+static napi_value dev_major(napi_env env, napi_callback_info info) {
+  return split_dev(env, info, 1);
+}
+
+static napi_value dev_minor(napi_env env, napi_callback_info info) {
+  return split_dev(env, info, 0);
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getXattr", NULL, get_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setXattr", NULL, set_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"removeXattr", NULL, remove_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mknod", NULL, make_node, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"makedev", NULL, make_dev, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"major", NULL, dev_major, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"minor", NULL, dev_minor, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
+    return NULL;
+  return exports;
+}
