@@ -83,17 +83,28 @@ export async function publishDirectory(
       stats.removed++;
     }
   }
+  // CVMFS emulates hardlinks within one directory only: a group needs two names of one inode
+  // there; a name alone in its directory is a plain file (as cvmfs_server breaks them up).
+  const inodeKey = (e: ScannedEntry) =>
+    `${e.path.slice(0, e.path.lastIndexOf('/'))}\0${e.stat.dev}:${e.stat.ino}`;
+  const namesPerInode = new Map<string, number>();
+  for (const e of scanned) {
+    if ((Number(e.stat.mode) & S_IFMT) === S_IFREG && e.stat.nlink > 1n) {
+      namesPerInode.set(inodeKey(e), (namesPerInode.get(inodeKey(e)) ?? 0) + 1);
+    }
+  }
   const groups = new Map<string, number>();
   for (const e of scanned) {
     let group = 0;
     const isFile = (Number(e.stat.mode) & S_IFMT) === S_IFREG;
-    if (isFile && e.stat.nlink > 1n) {
-      const k = `${e.path.slice(0, e.path.lastIndexOf('/'))}\0${e.stat.dev}:${e.stat.ino}`;
+    const k = inodeKey(e);
+    const names = isFile ? (namesPerInode.get(k) ?? 0) : 0;
+    if (names > 1) {
       group = groups.get(k) ?? tree.newHardlinkGroup();
       groups.set(k, group);
     }
     const content = isFile ? contents.get(e.path) : undefined;
-    await tree.put(toDirent(e, content, group, options.algorithm));
+    await tree.put({ ...toDirent(e, content, group, options.algorithm), linkcount: group ? names : 1 });
   }
   return { stats, statRecords };
 }
@@ -167,7 +178,6 @@ function toDirent(
       (e.stat.mtimeNs < 0n && e.stat.mtimeNs % 1_000_000_000n !== 0n ? 1 : 0),
     uid: Number(e.stat.uid),
     gid: Number(e.stat.gid),
-    linkcount: group ? Number(e.stat.nlink) : 1,
     hardlinkGroup: group,
     hash: content?.hash ?? null,
     chunks: content?.chunks ?? [],

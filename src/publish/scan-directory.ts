@@ -1,6 +1,6 @@
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../catalog/index.js';
+import { encodeXattrs, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../catalog/index.js';
 import { BargeError } from '../error/index.js';
 import { readUserXattrs } from '../posix/index.js';
 import { sourceError } from './object-writer.js';
@@ -83,11 +83,15 @@ export function scanDirectory(root: string, at: string): ScannedEntry[] {
 }
 
 function readXattrs(abs: string): Map<string, Buffer> | null {
+  let xattrs: Map<string, Buffer> | null;
   try {
-    return readUserXattrs(abs);
+    xattrs = readUserXattrs(abs);
   } catch (err) {
     throw sourceError(err, abs);
   }
+  // Fail at scan time, naming the source file, before any object is written.
+  encodeXattrs(xattrs, abs);
+  return xattrs;
 }
 
 /** The catalog `size` of a scanned entry: file size, st_size of directories, target length of symlinks, rdev of devices. */
