@@ -13,7 +13,7 @@ export type { InitOptions } from './init-repository.js';
 export { initRepository, resignWhitelist } from './init-repository.js';
 export type { IngestedContent, WriterStats } from './object-writer.js';
 export { ObjectWriter, sourceError } from './object-writer.js';
-export type { DirectoryPublishStats } from './publish-directory.js';
+export type { DirectoryPublishStats, PublishProgress } from './publish-directory.js';
 export { directoryEntry, listSubtree, publishDirectory } from './publish-directory.js';
 export type { ContentRef } from './publish-state.js';
 export { PublishState } from './publish-state.js';

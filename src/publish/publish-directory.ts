@@ -20,7 +20,14 @@ export interface PublishDirectoryOptions {
   state?: PublishState;
   /** Files ingested at once (each compresses on the thread pool). */
   concurrency?: number;
+  /** Progress events, for a terminal display or a log. */
+  onProgress?: (event: PublishProgress) => void | Promise<void>;
 }
+
+/** A step of a directory publish: the scan is done, or one more file was ingested. */
+export type PublishProgress =
+  | { phase: 'scanned'; entries: number; toIngest: number; bytesToIngest: number }
+  | { phase: 'ingested'; file: string; bytes: number };
 
 /** Stat cache records to save once the revision is committed. */
 export type StatRecords = { file: string; key: StatKey; content: ContentRef }[];
@@ -64,12 +71,19 @@ export async function publishDirectory(
       toIngest.push(e);
     }
   }
+  await options.onProgress?.({
+    phase: 'scanned',
+    entries: scanned.length,
+    toIngest: toIngest.length,
+    bytesToIngest: toIngest.reduce((n, e) => n + Number(e.stat.size), 0),
+  });
   await runPool(toIngest, options.concurrency ?? 8, async (e) => {
     const content = await writer.ingestFile(e.abs, { size: e.stat.size, mtimeNs: e.stat.mtimeNs });
     const ref: ContentRef = { hash: content.hash, chunks: content.chunks, size: content.size };
     contents.set(e.path, ref);
     statRecords.push({ file: e.abs, key: statKey(e), content: ref });
     stats.filesIngested++;
+    await options.onProgress?.({ phase: 'ingested', file: e.abs, bytes: content.size });
   });
 
   // 2. Parents of `at` that do not exist yet.

@@ -17,7 +17,12 @@ import type { CatalogLoader } from './catalog-node.js';
 import { commitCatalogs } from './commit-catalogs.js';
 import { failpoint } from './failpoint.js';
 import { ObjectWriter } from './object-writer.js';
-import { type DirectoryPublishStats, publishDirectory, type StatRecords } from './publish-directory.js';
+import {
+  type DirectoryPublishStats,
+  type PublishDirectoryOptions,
+  publishDirectory,
+  type StatRecords,
+} from './publish-directory.js';
 import { PublishState } from './publish-state.js';
 import { type RepositoryConfig, readRepositoryConfig } from './repository-config.js';
 import { RepositoryLock } from './repository-lock.js';
@@ -119,13 +124,18 @@ export class Publisher {
   }
 
   /** Publishes a local directory as the new content of `at` ('' = the whole repository). */
-  async publishDirectory(source: string, at = ''): Promise<PublishResult> {
+  async publishDirectory(
+    source: string,
+    at = '',
+    onProgress?: PublishDirectoryOptions['onProgress'],
+  ): Promise<PublishResult> {
     validatePath(at);
     const tree = this.newTree();
     const writer = this.newWriter();
     const { stats, statRecords } = await publishDirectory(tree, writer, source, at, {
       algorithm: this.config.hashAlgorithm,
       state: this.state,
+      ...(onProgress ? { onProgress } : {}),
     });
     const result = await this.commit(tree, writer, statRecords);
     return { ...result, directory: stats };
