@@ -12,7 +12,7 @@ import {
 } from '../manifest/index.js';
 import { decompress, type HashText, hashAlgorithm, hashBytes, objectPath } from '../object/index.js';
 import { type RepositoryPaths, repositoryPaths } from '../repository/data-dir.js';
-import { FsObjectStore } from '../storage/index.js';
+import { FsObjectStore, ioError } from '../storage/index.js';
 import type { CatalogLoader } from './catalog-node.js';
 import { commitCatalogs } from './commit-catalogs.js';
 import { failpoint } from './failpoint.js';
@@ -125,6 +125,14 @@ export class Publisher {
 
   /** Publishes a local directory as the new content of `at` ('' = the whole repository). */
   async publishDirectory(
+    source: string,
+    at = '',
+    onProgress?: PublishDirectoryOptions['onProgress'],
+  ): Promise<PublishResult> {
+    return withDiskFull(() => this.publishTree(source, at, onProgress));
+  }
+
+  private async publishTree(
     source: string,
     at = '',
     onProgress?: PublishDirectoryOptions['onProgress'],
@@ -355,6 +363,23 @@ async function recoverReflog(store: FsObjectStore, stateDir: string, manifest: M
     await store.flush();
   }
   await fsp.rm(pending, { force: true });
+}
+
+/**
+ * Runs a write and reports a full disk as DISK_FULL wherever it struck: an object, the state
+ * database (SQLITE_FULL) or the pending reflog. Nothing was swapped in, so the last good revision
+ * is still served.
+ */
+async function withDiskFull<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if (err instanceof BargeError) throw err;
+    const code = errnoCode(err);
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL')
+      throw ioError(Object.assign(err as Error, { code: 'ENOSPC' }), 'publish');
+    throw err;
+  }
 }
 
 function nowNs(): bigint {
