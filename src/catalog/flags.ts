@@ -1,4 +1,4 @@
-import { ALGORITHM_FLAG, algorithmFromFlag, type HashAlgorithm } from '../object/index.js';
+import { ALGORITHM_FLAG, algorithmFromFlag } from '../object/index.js';
 import { type Dirent, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from './dirent.js';
 
 /** Catalog flag bits (spec §6.4). */
@@ -45,18 +45,18 @@ export function encodeFlags(d: Dirent): number {
   return f;
 }
 
-/** The parts of a Dirent that only the flags carry. */
-export interface DecodedFlags {
-  hashAlgorithm: HashAlgorithm;
-  uncompressed: boolean;
-  chunked: boolean;
-  nestedMountpoint: boolean;
-  nestedRoot: boolean;
-  hidden: boolean;
-  external: boolean;
-  directIo: boolean;
-  bindMountpoint: boolean;
-}
+/** The parts of a Dirent that only the flags carry, plus whether the file is chunked. */
+export type DecodedFlags = Pick<
+  Dirent,
+  | 'hashAlgorithm'
+  | 'uncompressed'
+  | 'nestedMountpoint'
+  | 'nestedRoot'
+  | 'hidden'
+  | 'external'
+  | 'directIo'
+  | 'bindMountpoint'
+> & { chunked: boolean };
 
 /** Decodes flags; the entry type is not taken from them (the client uses the mode). */
 export function decodeFlags(flags: number): DecodedFlags {

@@ -55,3 +55,21 @@ export async function openReader(
     throw err;
   }
 }
+
+/** Opens a repository for the duration of `use`, then releases it. */
+export async function withReader<T>(
+  spec: string,
+  options: { data: string; key?: string[] | undefined },
+  use: (reader: RepositoryReader) => Promise<T>,
+): Promise<T> {
+  const { reader, source } = await openReader(spec, {
+    data: options.data,
+    ...(options.key ? { key: options.key } : {}),
+  });
+  try {
+    return await use(reader);
+  } finally {
+    await reader.close();
+    source.close();
+  }
+}

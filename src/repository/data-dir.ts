@@ -24,13 +24,20 @@ export function repositoryPaths(dataDir: string, fqrn: string): RepositoryPaths 
   };
 }
 
+const LABEL = '[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?';
+const FQRN = new RegExp(`^${LABEL}(?:\\.${LABEL})+$`);
+
+/** Whether `name` is a valid repository name (see validateFqrn); cheap enough for every request. */
+export function isFqrn(name: string): boolean {
+  return name.length <= 200 && FQRN.test(name);
+}
+
 /**
  * Checks a fully qualified repository name: DNS-like labels with at least one dot, as the client's
  * option parser requires (it splits off the domain and asserts), and safe as a path component.
  */
 export function validateFqrn(fqrn: string): string {
-  const label = '[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?';
-  if (fqrn.length > 200 || !new RegExp(`^${label}(?:\\.${label})+$`).test(fqrn)) {
+  if (!isFqrn(fqrn)) {
     throw new BargeError('INVALID_FQRN', `'${fqrn}' is not a valid repository name`, {
       hint: 'use a lowercase DNS-like name with at least one dot, e.g. sw.example.org',
     });

@@ -6,7 +6,7 @@
  */
 
 export type { RepositoryPaths } from './data-dir.js';
-export { repositoryPaths, validateFqrn } from './data-dir.js';
+export { isFqrn, repositoryPaths, validateFqrn } from './data-dir.js';
 export type { FsckProblem, FsckReport } from './fsck.js';
 export { fsck } from './fsck.js';
 export type { HttpSourceOptions } from './http-source.js';
