@@ -1,3 +1,4 @@
+import type { Catalog } from '../catalog/index.js';
 import { BargeError } from '../error/index.js';
 import { type HashText, type ObjectSuffix, objectPath } from '../object/index.js';
 import { runPool } from '../publish/run-pool.js';
@@ -48,25 +49,34 @@ export async function fsck(
       history?.close();
     }
   }
-  const seenCatalogs = new Set<string>();
+  // Catalogs are walked here, one at a time, so that a missing or corrupt one is reported by its
+  // own key and the walk goes on with the others.
+  const checked = new Set<string>();
+  const stack = revisions.map((r) => ({ hash: r.rootHash, mountpoint: '' }));
   let catalogs = 0;
-  for (const rev of revisions) {
-    if (seenCatalogs.has(rev.rootHash)) continue;
+  while (stack.length > 0) {
+    const ref = stack.pop() as { hash: HashText; mountpoint: string };
+    const key = objectPath(ref.hash, 'C');
+    if (checked.has(key)) continue;
+    checked.add(key);
+    objects.delete(key);
+    let catalog: Catalog;
     try {
-      for await (const { hash, catalog } of reader.atRoot(rev.rootHash).catalogTree()) {
-        if (seenCatalogs.has(hash)) continue;
-        seenCatalogs.add(hash);
-        catalogs++;
-        add(hash, 'C');
-        for (const ref of catalog.contentHashes()) add(ref.hash, ref.suffix);
-      }
+      catalog = await reader.catalog(ref.hash, ref.mountpoint);
     } catch (err) {
       problems.push({
-        key: `revision ${rev.name}`,
-        problem: err instanceof BargeError && err.code === 'OBJECT_NOT_FOUND' ? 'missing' : 'unreadable',
-        detail: (err as Error).message,
+        key,
+        problem: classify(err),
+        detail: `catalog of ${ref.mountpoint || '/'}: ${(err as Error).message}`,
       });
+      continue;
     }
+    catalogs++;
+    for (const c of catalog.contentHashes()) {
+      const k = objectPath(c.hash, c.suffix);
+      if (!checked.has(k)) objects.set(k, { hash: c.hash, suffix: c.suffix });
+    }
+    for (const n of catalog.nestedCatalogs()) stack.push({ hash: n.hash, mountpoint: n.path });
   }
   await runPool([...objects], options.concurrency ?? 16, async ([key, { hash, suffix }]) => {
     try {
@@ -83,4 +93,9 @@ export async function fsck(
   });
   problems.sort((a, b) => (a.key < b.key ? -1 : 1));
   return { revisions, catalogs, objects: objects.size, problems };
+}
+
+function classify(err: unknown): FsckProblem['problem'] {
+  const code = err instanceof BargeError ? err.code : undefined;
+  return code === 'OBJECT_NOT_FOUND' ? 'missing' : code === 'OBJECT_CORRUPT' ? 'corrupt' : 'unreadable';
 }
