@@ -71,6 +71,11 @@ export class ObjectWriter {
     private readonly options: ObjectWriterOptions,
   ) {}
 
+  /** Content up to this many bytes is stored as one object; larger content may be chunked. */
+  get wholeObjectLimit(): number {
+    return this.options.chunkSizes ? this.options.chunkSizes.min : Number.POSITIVE_INFINITY;
+  }
+
   /** Compresses, hashes and stores one object; returns its hash text. */
   async putObject(
     data: Uint8Array,
@@ -140,7 +145,7 @@ export class ObjectWriter {
         if (got !== size) throw changed(file, 'it shrank while being read');
         result = await this.ingestBuffer(data);
       } else {
-        result = await this.ingestLarge(handle, size, file);
+        result = await this.ingestChunked(readBlocks(handle, size, file), size, file);
       }
       const after = await handle.stat({ bigint: true });
       if (
@@ -159,8 +164,31 @@ export class ObjectWriter {
     }
   }
 
-  /** Streams a large file through the chunker; at most a few chunks are in memory at once. */
-  private async ingestLarge(handle: fsp.FileHandle, size: number, file: string): Promise<IngestedContent> {
+  /**
+   * Ingests content that arrives as a stream of blocks (a tar entry, an upload) of a known size.
+   * Content up to the minimum chunk size is gathered and stored whole; larger content goes
+   * through the chunker block by block. A stream that ends early or runs long is SOURCE_CHANGED.
+   */
+  async ingestStream(blocks: AsyncIterable<Buffer>, size: number, what: string): Promise<IngestedContent> {
+    if (!this.options.chunkSizes || size <= this.options.chunkSizes.min) {
+      const parts: Buffer[] = [];
+      let got = 0;
+      for await (const b of blocks) {
+        parts.push(b);
+        got += b.length;
+      }
+      if (got !== size) throw changed(what, `it has ${got} bytes, ${size} were announced`);
+      return this.ingestBuffer(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, got));
+    }
+    return this.ingestChunked(blocks, size, what);
+  }
+
+  /** Streams large content through the chunker; at most a few chunks are in memory at once. */
+  private async ingestChunked(
+    blocks: AsyncIterable<Buffer>,
+    size: number,
+    what: string,
+  ): Promise<IngestedContent> {
     const sizes = this.options.chunkSizes ?? DEFAULT_CHUNK_SIZES;
     const chunker = new Xor32Chunker(sizes);
     const sha = createHash('sha256');
@@ -175,11 +203,8 @@ export class ObjectWriter {
       parts = [];
       partStart = end;
     };
-    while (pos < size) {
-      const block = Buffer.allocUnsafe(Math.min(READ_BLOCK, size - pos));
-      const { bytesRead } = await handle.read(block, 0, block.length, pos);
-      if (bytesRead === 0) throw changed(file, 'it shrank while being read');
-      const data = block.subarray(0, bytesRead);
+    for await (const data of blocks) {
+      if (pos + data.length > size) throw changed(what, `it has more than the ${size} bytes announced`);
       sha.update(data);
       let consumed = 0;
       for (const cut of chunker.feed(data)) {
@@ -190,8 +215,9 @@ export class ObjectWriter {
         if (pending.length > 2) await pending[pending.length - 3];
       }
       parts.push(data.subarray(consumed));
-      pos += bytesRead;
+      pos += data.length;
     }
+    if (pos !== size) throw changed(what, `it has ${pos} bytes, ${size} were announced`);
     const sha256 = sha.digest();
     if (pending.length === 0) {
       // A sole piece is stored as a whole-file object (cvmfs IsSolePiece).
@@ -241,6 +267,17 @@ export class ObjectWriter {
     const keys = ref.hash ? [objectPath(ref.hash, '')] : ref.chunks.map((c) => objectPath(c.hash, 'P'));
     for (const key of keys) if (!(await this.store.has(key))) return false;
     return true;
+  }
+}
+
+/** The blocks of an open file, READ_BLOCK bytes at a time; a file that shrinks is SOURCE_CHANGED. */
+async function* readBlocks(handle: fsp.FileHandle, size: number, file: string): AsyncGenerator<Buffer> {
+  for (let pos = 0; pos < size; ) {
+    const block = Buffer.allocUnsafe(Math.min(READ_BLOCK, size - pos));
+    const { bytesRead } = await handle.read(block, 0, block.length, pos);
+    if (bytesRead === 0) throw changed(file, 'it shrank while being read');
+    yield block.subarray(0, bytesRead);
+    pos += bytesRead;
   }
 }
 
