@@ -1,4 +1,4 @@
-import { type Dirent, S_IFREG } from '../catalog/index.js';
+import { type Dirent, S_IFLNK, S_IFMT, S_IFREG } from '../catalog/index.js';
 import type { HashAlgorithm } from '../object/index.js';
 import { makedev } from '../posix/index.js';
 import {
@@ -38,6 +38,11 @@ export interface FlattenOptions {
   /** Small files compressing while the next entries are read. */
   inFlight?: number;
   onLayer?: (index: number, stats: FlattenStats) => void;
+  /**
+   * The root already holds the flattened first `layers` layers (copied from an image with the same
+   * layer chain): those are not read again, only the layers above them.
+   */
+  base?: { layers: number };
 }
 
 type Op =
@@ -57,11 +62,25 @@ const XATTR_VALUE_MAX = 255;
 export async function flattenImage(image: ImageSource, options: FlattenOptions): Promise<FlattenStats> {
   const { tree, root } = options;
   const stats: FlattenStats = { layers: 0, entries: 0, files: 0, bytes: 0, whiteouts: 0, droppedXattrs: 0 };
-  if (await tree.get(root)) await tree.remove(root);
-  await ensureDirectories(tree, root, options.algorithm);
-  await tree.put({ ...directoryEntry(root, options.algorithm), uid: 0, gid: 0 });
-  const symlinks = new SymlinkTracker();
+  const skip = options.base?.layers ?? 0;
+  let symlinks: SymlinkTracker;
+  if (skip > 0) {
+    // Symlinks of the copied base count as lower layers: no later entry may write through them.
+    const prefix = `${root}/`;
+    const links = new Set(
+      (await listSubtree(tree, root))
+        .filter((d) => (d.mode & S_IFMT) === S_IFLNK)
+        .map((d) => d.path.slice(prefix.length)),
+    );
+    symlinks = new SymlinkTracker({ lower: (p) => links.has(p) });
+  } else {
+    if (await tree.get(root)) await tree.remove(root);
+    await ensureDirectories(tree, root, options.algorithm);
+    await tree.put({ ...directoryEntry(root, options.algorithm), uid: 0, gid: 0 });
+    symlinks = new SymlinkTracker();
+  }
   for (const [index, layer] of image.layers.entries()) {
+    if (index < skip) continue;
     const ops: Op[] = [];
     const pending: Promise<unknown>[] = [];
     const blob = await layer.open();

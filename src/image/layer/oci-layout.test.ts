@@ -160,7 +160,7 @@ describe('openOciLayout', () => {
       assert.equal(arm.manifestDigest, manifest('v1').digest);
       await rejectsWith(
         openOciLayout(layout, { ref: 'multi', platform: { os: 'linux', architecture: 's390x' } }),
-        'IMAGE_NOT_FOUND',
+        'PLATFORM_NOT_FOUND',
         /no image for linux\/s390x \(it has: linux\/arm64\/v8, linux\/amd64\)/,
       );
     } finally {
@@ -227,7 +227,7 @@ describe('openOciLayout', () => {
       const layout = makeLayout(dir);
       const image = await openOciLayout(layout, { ref: 'v1' });
       truncateSync(blobFile(layout, image.layers[0]!.digest), 10);
-      await rejectsWith(openOciLayout(layout, { ref: 'v1' }), 'BLOB_DIGEST_MISMATCH', /has 10 bytes/);
+      await rejectsWith(openOciLayout(layout, { ref: 'v1' }), 'BLOB_SIZE_MISMATCH', /has 10 bytes/);
     } finally {
       cleanup();
     }

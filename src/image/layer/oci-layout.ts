@@ -150,7 +150,7 @@ function choosePlatform(manifests: Descriptor[], platform: Platform, where: stri
   if (match) return match;
   const available = manifests.map((d) => formatPlatform(d.platform)).join(', ');
   throw new BargeError(
-    'IMAGE_NOT_FOUND',
+    'PLATFORM_NOT_FOUND',
     `${where} has no image for ${formatPlatform(platform)} (it has: ${available})`,
     {
       hint: 'choose one of the platforms listed',
@@ -214,7 +214,7 @@ async function layoutLayer(dir: string, layer: Descriptor, where: string): Promi
   const size = await blobSize(file, layer.digest, where);
   if (size !== layer.size) {
     throw new BargeError(
-      'BLOB_DIGEST_MISMATCH',
+      'BLOB_SIZE_MISMATCH',
       `${where}: blob ${layer.digest} has ${size} bytes, not ${layer.size}`,
       {
         hint: 'the blob is damaged or was replaced; copy the image again',

@@ -51,12 +51,22 @@ export async function* verifyBlob(
   for await (const chunk of source as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > expected.size)
-      throw mismatch(expected, where, `is longer than the ${expected.size} bytes its descriptor says`);
+      throw mismatch(
+        expected,
+        where,
+        `is longer than the ${expected.size} bytes its descriptor says`,
+        'BLOB_SIZE_MISMATCH',
+      );
     hash.update(chunk);
     yield chunk;
   }
   if (size !== expected.size)
-    throw mismatch(expected, where, `has ${size} bytes, not the ${expected.size} its descriptor says`);
+    throw mismatch(
+      expected,
+      where,
+      `has ${size} bytes, not the ${expected.size} its descriptor says`,
+      'BLOB_SIZE_MISMATCH',
+    );
   const actual = `${algorithm}:${hash.digest('hex')}`;
   if (actual !== expected.digest) throw mismatch(expected, where, `has digest ${actual}`);
 }
@@ -79,8 +89,13 @@ export async function readVerifiedBlob(
   return Buffer.concat(chunks);
 }
 
-function mismatch(expected: BlobExpectation, where: string, what: string): BargeError {
-  return new BargeError('BLOB_DIGEST_MISMATCH', `${where}: blob ${expected.digest} ${what}`, {
+function mismatch(
+  expected: BlobExpectation,
+  where: string,
+  what: string,
+  code: 'BLOB_DIGEST_MISMATCH' | 'BLOB_SIZE_MISMATCH' = 'BLOB_DIGEST_MISMATCH',
+): BargeError {
+  return new BargeError(code, `${where}: blob ${expected.digest} ${what}`, {
     hint: 'the blob is damaged or was replaced; fetch or export the image again',
     details: { digest: expected.digest, size: expected.size },
   });
