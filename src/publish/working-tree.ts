@@ -137,6 +137,30 @@ export class WorkingTree {
   }
 
   /**
+   * Copies the subtree at `from` to `to` (which must not exist; its parent must): entries only,
+   * so content objects are shared and nothing is read or compressed again. Nested catalogs below
+   * `from` are loaded; markers make the copy's catalogs at commit. Returns the entries copied.
+   */
+  async copySubtree(from: string, to: string): Promise<number> {
+    validatePath(from);
+    validatePath(to);
+    if (to === from || to.startsWith(`${from}/`)) throw new BargeError('INVALID_PATH', `cannot copy ${from} into itself`);
+    if (await this.get(to)) throw new BargeError('INVALID_PATH', `cannot copy to ${to}: it exists`);
+    const stack = [from];
+    let n = 0;
+    while (stack.length > 0) {
+      const p = stack.pop() as string;
+      const d = await this.get(p);
+      if (!d) continue;
+      const target = to + p.slice(from.length);
+      await this.put({ ...d, path: target, name: target.slice(target.lastIndexOf('/') + 1), nestedMountpoint: false, nestedRoot: false });
+      n++;
+      if ((d.mode & S_IFMT) === S_IFDIR) for (const kid of (await this.list(p)).reverse()) stack.push(kid.path);
+    }
+    return n;
+  }
+
+  /**
    * Moves catalog boundaries to where the markers now are: merges (deepest first) catalogs whose
    * marker went away, then cuts (shallowest first) directories that gained one.
    */
