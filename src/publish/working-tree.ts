@@ -144,7 +144,8 @@ export class WorkingTree {
   async copySubtree(from: string, to: string): Promise<number> {
     validatePath(from);
     validatePath(to);
-    if (to === from || to.startsWith(`${from}/`)) throw new BargeError('INVALID_PATH', `cannot copy ${from} into itself`);
+    if (to === from || to.startsWith(`${from}/`))
+      throw new BargeError('INVALID_PATH', `cannot copy ${from} into itself`);
     if (await this.get(to)) throw new BargeError('INVALID_PATH', `cannot copy to ${to}: it exists`);
     const stack = [from];
     let n = 0;
@@ -153,9 +154,16 @@ export class WorkingTree {
       const d = await this.get(p);
       if (!d) continue;
       const target = to + p.slice(from.length);
-      await this.put({ ...d, path: target, name: target.slice(target.lastIndexOf('/') + 1), nestedMountpoint: false, nestedRoot: false });
+      await this.put({
+        ...d,
+        path: target,
+        name: target.slice(target.lastIndexOf('/') + 1),
+        nestedMountpoint: false,
+        nestedRoot: false,
+      });
       n++;
-      if ((d.mode & S_IFMT) === S_IFDIR) for (const kid of (await this.list(p)).reverse()) stack.push(kid.path);
+      if ((d.mode & S_IFMT) === S_IFDIR)
+        for (const kid of (await this.list(p)).reverse()) stack.push(kid.path);
     }
     return n;
   }
