@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings here are shell script lines, where ${NAME} is parameter expansion
 /**
  * The Apptainer/Singularity files barge adds to every flat root so that `apptainer exec|run|shell`
  * works on the unpacked image: mount-point directories, the `.singularity.d` action and
@@ -34,6 +35,23 @@ const ENV_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 // (A process_linux.go getDockerRunscript); any other spelling falls back to plain /bin/sh.
 const EVAL_LINE = 'eval "set ${SINGULARITY_OCI_RUN}"';
 
+// The twelve of §3 plus `var`, which DUCC's MkdirAll of var/tmp creates implicitly.
+const DIRECTORIES = [
+  '.singularity.d',
+  '.singularity.d/libs',
+  '.singularity.d/actions',
+  '.singularity.d/env',
+  'dev',
+  'proc',
+  'root',
+  'var',
+  'var/tmp',
+  'tmp',
+  'etc',
+  'sys',
+  'home',
+];
+
 const SOURCE_ENV = [
   'for env_script in /.singularity.d/env/*.sh; do',
   '    if [ -f "$env_script" ]; then',
@@ -55,10 +73,7 @@ export function apptainerFiles(config: ImageConfig): SyntheticEntry[] {
   const link = (path: string, target: string) =>
     entries.push({ path, type: 'symlink', mode: 0o777, target, onlyIfAbsent: true });
 
-  // The twelve of §3 plus `var`, which DUCC's MkdirAll of var/tmp creates implicitly.
-  for (const d of ['.singularity.d', 'libs', 'actions', 'env'])
-    dir(d === '.singularity.d' ? d : `.singularity.d/${d}`);
-  for (const d of ['dev', 'proc', 'root', 'var', 'var/tmp', 'tmp', 'etc', 'sys', 'home']) dir(d);
+  for (const d of DIRECTORIES) dir(d);
   // Bind-mount targets for Apptainer; an image's own hosts/resolv.conf is kept (DUCC truncates it).
   file('etc/hosts', '', 0o644, true);
   file('etc/resolv.conf', '', 0o644, true);
@@ -66,7 +81,7 @@ export function apptainerFiles(config: ImageConfig): SyntheticEntry[] {
   file('.singularity.d/actions/exec', script(...SOURCE_ENV, 'exec "$@"'));
   file(
     '.singularity.d/actions/run',
-    appAction('runscript', 'exec /bin/sh "$@"', 'No runscript in this container'),
+    appAction('runscript', 'No runscript in this container; running /bin/sh.', 'exec /bin/sh "$@"'),
   );
   file('.singularity.d/actions/shell', script(...SHELL_ACTION));
   file('.singularity.d/actions/start', script(...START_ACTION));
@@ -254,17 +269,16 @@ const RUNTIME_VARS_ENV = [
   'export PATH',
 ];
 
-/** Tab-indented, keys sorted as Go's encoding/json writes them (A insertOCILabels); `{}` when none. */
+/** Tab-indented with sorted keys, as Apptainer's Go encoder writes it (A insertOCILabels); `{}` when none. */
 function labelsJson(labels: unknown): string {
   if (labels === undefined || labels === null) return '{}';
   if (typeof labels !== 'object' || Array.isArray(labels)) throw invalidConfig('Labels is not an object');
-  const sorted: Record<string, string> = {};
-  for (const key of Object.keys(labels).sort()) {
-    const value = (labels as Record<string, unknown>)[key];
+  const entries = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [key, value] of entries) {
     if (typeof value !== 'string') throw invalidConfig(`Labels[${JSON.stringify(key)}] is not a string`);
-    sorted[key] = value;
   }
-  return JSON.stringify(sorted, null, '\t');
+  // fromEntries defines own properties, so a label named `__proto__` is kept, not swallowed.
+  return JSON.stringify(Object.fromEntries(entries), null, '\t');
 }
 
 function script(...lines: string[]): string {
