@@ -1,5 +1,6 @@
 import { BargeError } from '../error/index.js';
 import type { CliIo } from './cli-context.js';
+import { imagesCommand } from './images-command.js';
 import { fsckCommand, infoCommand, pullCommand } from './read-commands.js';
 import { serveCommand } from './serve-command.js';
 import { initCommand, publishCommand, resignCommand, tagCommand, tagsCommand } from './write-commands.js';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, [Command, string]> = {
   info: [infoCommand, 'revision, root hash, times, tags, catalogs, objects of any repository'],
   pull: [pullCommand, 'materialise a tree or subtree of any repository, verified'],
   fsck: [fsckCommand, 'check every object reachable from the current and tagged revisions'],
+  images: [imagesCommand, 'container images: add, rm, ls, sync <DUCC wishlist>'],
   serve: [serveCommand, 'serve every repository over HTTP at /cvmfs/<fqrn>/'],
 };
 

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { Catalog } from '../catalog/index.js';
+import { Catalog, S_IFMT, S_IFREG } from '../catalog/index.js';
 import { BargeError, errnoCode } from '../error/index.js';
 import { HistoryDb, ReflogDb } from '../history/index.js';
 import {
@@ -106,6 +106,15 @@ export class Publisher {
     }
     return Catalog.open(await decompress(z, `catalog ${hash}`), mountpoint, `catalog ${hash}`);
   };
+
+  /** The content of a regular file of the current revision, or undefined if there is none. */
+  async readFile(path: string): Promise<Buffer | undefined> {
+    const d = await this.newTree().get(path);
+    if (!d || (d.mode & S_IFMT) !== S_IFREG) return undefined;
+    const parts = d.hash ? [objectPath(d.hash, '')] : d.chunks.map((c) => objectPath(c.hash, 'P'));
+    const data = await Promise.all(parts.map(async (key) => decompress(await this.store.get(key), key)));
+    return Buffer.concat(data);
+  }
 
   /** A working tree over the current revision. */
   newTree(): WorkingTree {
