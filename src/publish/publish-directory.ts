@@ -22,6 +22,8 @@ export interface PublishDirectoryOptions {
   concurrency?: number;
   /** Progress events, for a terminal display or a log. */
   onProgress?: (event: PublishProgress) => void | Promise<void>;
+  /** The source, already scanned (with xattrs); scanned here otherwise. */
+  scanned?: ScannedEntry[];
 }
 
 /** A step of a directory publish: the scan is done, or one more file was ingested. */
@@ -45,7 +47,7 @@ export async function publishDirectory(
   at: string,
   options: PublishDirectoryOptions,
 ): Promise<{ stats: DirectoryPublishStats; statRecords: StatRecords }> {
-  const scanned = scanDirectory(source, at);
+  const scanned = options.scanned ?? scanDirectory(source, at);
   const stats: DirectoryPublishStats = {
     entries: scanned.length,
     filesIngested: 0,
@@ -77,7 +79,7 @@ export async function publishDirectory(
     toIngest: toIngest.length,
     bytesToIngest: toIngest.reduce((n, e) => n + Number(e.stat.size), 0),
   });
-  await runPool(toIngest, options.concurrency ?? 8, async (e) => {
+  await runPool(toIngest, options.concurrency ?? 16, async (e) => {
     const content = await writer.ingestFile(e.abs, { size: e.stat.size, mtimeNs: e.stat.mtimeNs });
     const ref: ContentRef = { hash: content.hash, chunks: content.chunks, size: content.size };
     contents.set(e.path, ref);
@@ -97,28 +99,13 @@ export async function publishDirectory(
       stats.removed++;
     }
   }
-  // CVMFS emulates hardlinks within one directory only: a group needs two names of one inode
-  // there; a name alone in its directory is a plain file (as cvmfs_server breaks them up).
-  const inodeKey = (e: ScannedEntry) =>
-    `${e.path.slice(0, e.path.lastIndexOf('/'))}\0${e.stat.dev}:${e.stat.ino}`;
-  const namesPerInode = new Map<string, number>();
+  // Hard links are published as separate files sharing one content object, as cvmfs_server
+  // does: the 2.11.5 client keeps the shared inode of a hardlink group across a remount, so a
+  // group broken up by a later revision would serve stale content (seen with the real client).
   for (const e of scanned) {
-    if ((Number(e.stat.mode) & S_IFMT) === S_IFREG && e.stat.nlink > 1n) {
-      namesPerInode.set(inodeKey(e), (namesPerInode.get(inodeKey(e)) ?? 0) + 1);
-    }
-  }
-  const groups = new Map<string, number>();
-  for (const e of scanned) {
-    let group = 0;
     const isFile = (Number(e.stat.mode) & S_IFMT) === S_IFREG;
-    const k = inodeKey(e);
-    const names = isFile ? (namesPerInode.get(k) ?? 0) : 0;
-    if (names > 1) {
-      group = groups.get(k) ?? tree.newHardlinkGroup();
-      groups.set(k, group);
-    }
     const content = isFile ? contents.get(e.path) : undefined;
-    await tree.put({ ...toDirent(e, content, group, options.algorithm), linkcount: group ? names : 1 });
+    await tree.put(toDirent(e, content, options.algorithm));
   }
   return { stats, statRecords };
 }
@@ -176,23 +163,18 @@ export function directoryEntry(path: string, algorithm: HashAlgorithm): Dirent {
   };
 }
 
-function toDirent(
-  e: ScannedEntry,
-  content: ContentRef | undefined,
-  group: number,
-  algorithm: HashAlgorithm,
-): Dirent {
+function toDirent(e: ScannedEntry, content: ContentRef | undefined, algorithm: HashAlgorithm): Dirent {
   return {
     ...directoryEntry(e.path, algorithm),
     name: e.name,
     mode: Number(e.stat.mode),
+    linkcount: 1,
     size: catalogSize(e),
     mtime:
       Number(e.stat.mtimeNs / 1_000_000_000n) -
       (e.stat.mtimeNs < 0n && e.stat.mtimeNs % 1_000_000_000n !== 0n ? 1 : 0),
     uid: Number(e.stat.uid),
     gid: Number(e.stat.gid),
-    hardlinkGroup: group,
     hash: content?.hash ?? null,
     chunks: content?.chunks ?? [],
     symlink: e.target ?? '',

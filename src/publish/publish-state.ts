@@ -44,6 +44,8 @@ export class PublishState {
       CREATE TABLE IF NOT EXISTS stat_cache (path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,
         mtime_ns INTEGER, ctime_ns INTEGER, content TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS content_cache (sha256 BLOB PRIMARY KEY, content TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS published_trees (source TEXT NOT NULL, at TEXT NOT NULL, fingerprint BLOB NOT NULL,
+        root_hash TEXT NOT NULL, PRIMARY KEY (source, at));
     `);
     this.getStat = this.db.prepare(
       'SELECT dev, ino, size, mtime_ns, ctime_ns, content FROM stat_cache WHERE path = ?',
@@ -105,6 +107,23 @@ export class PublishState {
       }
       for (const c of contents) this.putContent.run(c.sha256, JSON.stringify(c.content));
     })();
+  }
+
+  /** The fingerprint of the tree last published from `source` to `at`, and the root catalog it made. */
+  lastPublishedTree(source: string, at: string): { fingerprint: Buffer; rootHash: string } | undefined {
+    const r = this.db
+      .prepare('SELECT fingerprint, root_hash FROM published_trees WHERE source = ? AND at = ?')
+      .get(source, at) as { fingerprint: Buffer; root_hash: string } | undefined;
+    return r ? { fingerprint: r.fingerprint, rootHash: r.root_hash } : undefined;
+  }
+
+  /** Records that publishing `source` to `at` left the repository at `rootHash`. */
+  recordPublishedTree(source: string, at: string, fingerprint: Buffer, rootHash: string): void {
+    this.db
+      .prepare(
+        'INSERT OR REPLACE INTO published_trees (source, at, fingerprint, root_hash) VALUES (?, ?, ?, ?)',
+      )
+      .run(source, at, fingerprint, rootHash);
   }
 
   /** Forgets content entries naming objects that no longer exist (after gc). */

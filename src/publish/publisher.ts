@@ -26,6 +26,7 @@ import {
 import { PublishState } from './publish-state.js';
 import { type RepositoryConfig, readRepositoryConfig } from './repository-config.js';
 import { RepositoryLock } from './repository-lock.js';
+import { isRacy, readScannedXattrs, scanDirectory, treeFingerprint } from './scan-directory.js';
 import { validatePath, WorkingTree } from './working-tree.js';
 
 /** What a publish produced. */
@@ -147,14 +148,35 @@ export class Publisher {
     onProgress?: PublishDirectoryOptions['onProgress'],
   ): Promise<PublishResult> {
     validatePath(at);
+    const abs = path.resolve(source);
+    // Fast path: a tree whose every inode is as it was when it was last published here, into a
+    // repository nobody changed since, is unchanged; nothing else needs to be read.
+    const scanned = scanDirectory(abs, at, { xattrs: false });
+    const fingerprint = treeFingerprint(scanned);
+    const racy = isRacy(scanned, nowNs());
+    const last = this.state.lastPublishedTree(abs, at);
+    if (last && last.rootHash === this.current.rootHash && last.fingerprint.equals(fingerprint)) {
+      return {
+        published: false,
+        revision: this.current.revision,
+        rootHash: this.current.rootHash,
+        catalogsWritten: 0,
+        objectsWritten: 0,
+        bytesWritten: 0,
+        directory: { entries: scanned.length, filesIngested: 0, filesUnchanged: scanned.length, removed: 0 },
+      };
+    }
+    readScannedXattrs(scanned);
     const tree = this.newTree();
     const writer = this.newWriter();
-    const { stats, statRecords } = await publishDirectory(tree, writer, source, at, {
+    const { stats, statRecords } = await publishDirectory(tree, writer, abs, at, {
       algorithm: this.config.hashAlgorithm,
       state: this.state,
+      scanned,
       ...(onProgress ? { onProgress } : {}),
     });
     const result = await this.commit(tree, writer, statRecords);
+    if (!racy) this.state.recordPublishedTree(abs, at, fingerprint, result.rootHash);
     return { ...result, directory: stats };
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { encodeXattrs, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../catalog/index.js';
@@ -23,7 +24,8 @@ export interface ScannedEntry {
  * children, names sorted. `at` is the repository path the source root becomes. Unreadable
  * directories are SOURCE_UNREADABLE; nothing is published from a partial scan.
  */
-export function scanDirectory(root: string, at: string): ScannedEntry[] {
+export function scanDirectory(root: string, at: string, options: { xattrs?: boolean } = {}): ScannedEntry[] {
+  const withXattrs = options.xattrs ?? true;
   let rootStat: BigIntStats;
   try {
     rootStat = lstatSync(root, { bigint: true });
@@ -41,7 +43,13 @@ export function scanDirectory(root: string, at: string): ScannedEntry[] {
   const out: ScannedEntry[] = [];
   const visit = (abs: string, repoPath: string, name: string, st: BigIntStats): void => {
     const type = Number(st.mode) & S_IFMT;
-    const entry: ScannedEntry = { path: repoPath, name, abs, stat: st, xattrs: readXattrs(abs) };
+    const entry: ScannedEntry = {
+      path: repoPath,
+      name,
+      abs,
+      stat: st,
+      xattrs: withXattrs ? readXattrs(abs) : null,
+    };
     if (type === S_IFLNK) {
       try {
         entry.target = readlinkSync(abs);
@@ -80,6 +88,32 @@ export function scanDirectory(root: string, at: string): ScannedEntry[] {
   };
   visit(path.resolve(root), at, at === '' ? '' : at.slice(at.lastIndexOf('/') + 1), rootStat);
   return out;
+}
+
+/** Reads the xattrs of entries scanned without them. */
+export function readScannedXattrs(entries: ScannedEntry[]): void {
+  for (const e of entries) e.xattrs = readXattrs(e.abs);
+}
+
+/**
+ * A digest of every entry's path and inode fields. ctime moves on every inode change (content,
+ * mode, owner, xattrs, link count), so an equal fingerprint means an equal tree, as long as no
+ * entry changed within the timestamp granularity of when it was taken (see isRacy).
+ */
+export function treeFingerprint(entries: ScannedEntry[]): Buffer {
+  const h = createHash('sha256');
+  for (const e of entries) {
+    const s = e.stat;
+    h.update(
+      `${e.path}\0${s.dev}:${s.ino}:${s.mode}:${s.uid}:${s.gid}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.nlink}:${s.rdev}\n`,
+    );
+  }
+  return h.digest();
+}
+
+/** Whether any entry changed so recently (2 s) that a later change could keep every stat field equal. */
+export function isRacy(entries: ScannedEntry[], nowNs: bigint, windowNs = 2_000_000_000n): boolean {
+  return entries.some((e) => nowNs - e.stat.mtimeNs < windowNs || nowNs - e.stat.ctimeNs < windowNs);
 }
 
 function readXattrs(abs: string): Map<string, Buffer> | null {

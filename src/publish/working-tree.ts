@@ -6,9 +6,6 @@ import { type CatalogLoader, CatalogNode } from './catalog-node.js';
 /** The marker file that makes its directory a nested catalog. */
 export const CATALOG_MARKER = '.cvmfscatalog';
 
-/** First hardlink group id handed to producers; catalogs renumber groups 1..n at commit. */
-const PRODUCER_GROUP_BASE = 1 << 30;
-
 /**
  * The repository tree being changed: the catalogs of the current revision, loaded lazily, with
  * put and remove applied in memory. Nested catalog boundaries follow `.cvmfscatalog` markers:
@@ -20,18 +17,12 @@ export class WorkingTree {
   readonly root: CatalogNode;
   private readonly loader: CatalogLoader;
   private readonly boundaryCandidates = new Set<string>();
-  private nextGroup = PRODUCER_GROUP_BASE;
   /** Number of put/remove operations that changed something. */
   changes = 0;
 
   constructor(loader: CatalogLoader, rootHash: HashText | null, rootSize: number) {
     this.loader = loader;
     this.root = new CatalogNode('', null, rootHash, rootSize);
-  }
-
-  /** A hardlink group id for a producer, unique in this change. */
-  newHardlinkGroup(): number {
-    return this.nextGroup++;
   }
 
   /** The catalog that holds the entry at `path` (for a nested mountpoint: the nested catalog). */
