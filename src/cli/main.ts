@@ -21,7 +21,7 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
     async () => (await import('./write-commands.js')).tagCommand,
     'name the current revision (-m message, --remove)',
   ],
-  tags: [async () => (await import('./write-commands.js')).tagsCommand, 'list named revisions'],
+  tags: [async () => (await import('./read-commands.js')).tagsCommand, 'list named revisions'],
   info: [
     async () => (await import('./read-commands.js')).infoCommand,
     'revision, root hash, times, tags, catalogs, objects of any repository',

@@ -1,6 +1,5 @@
 import { initRepository, Publisher, resignWhitelist } from '../publish/index.js';
 import { type CliIo, dataDir, formatBytes, parse } from './cli-context.js';
-import { withReader } from './open-reader.js';
 
 /** `barge init <fqrn>`: keys, certificate, whitelist, first revision. */
 export async function initCommand(argv: string[], io: CliIo): Promise<number> {
@@ -106,32 +105,4 @@ export async function tagCommand(argv: string[], io: CliIo): Promise<number> {
   } finally {
     await publisher.close();
   }
-}
-
-/** `barge tags <fqrn|source>`: the history database. */
-export async function tagsCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(
-    argv,
-    { data: { type: 'string' }, key: { type: 'string', multiple: true }, json: { type: 'boolean' } },
-    { min: 1, max: 1, usage: 'barge tags <fqrn|url|dir> [--key pub] [--json]' },
-  );
-  return withReader(
-    positionals[0] as string,
-    { data: dataDir(values.data), key: values.key },
-    async (reader) => {
-      const history = await reader.history();
-      const tags = history?.tags() ?? [];
-      history?.close();
-      tags.sort((a, b) => a.revision - b.revision || (a.name < b.name ? -1 : 1));
-      if (values.json) io.out(JSON.stringify(tags));
-      else {
-        io.out('NAME              REVISION  TIMESTAMP             DESCRIPTION');
-        for (const t of tags) {
-          const when = `${new Date(t.timestamp * 1000).toISOString().slice(0, 19)}Z`;
-          io.out(`${t.name.padEnd(17)} ${String(t.revision).padStart(8)}  ${when}  ${t.description}`);
-        }
-      }
-      return 0;
-    },
-  );
 }

@@ -10,7 +10,6 @@ export const DEFAULT_CHUNK_SIZES: ChunkSizes = { min: 4 << 20, avg: 8 << 20, max
 
 const WINDOW = 32;
 const MAGIC = 0x7fffffff; // int32(UINT32_MAX / 2)
-const INT32_MIN = -0x80000000;
 
 /**
  * The xor32 rolling-hash cut-point detector of CVMFS (from Igor-FS), fed block by block so that a
@@ -21,6 +20,9 @@ const INT32_MIN = -0x80000000;
 export class Xor32Chunker {
   private readonly sizes: ChunkSizes;
   private readonly threshold: number;
+  /** |int32(x) - MAGIC| < threshold, with 32-bit wrap-around, is one unsigned range test: u - LOW < RANGE. */
+  private readonly low: number;
+  private readonly range: number;
   private lastCut = 0;
   private x = 0;
   /** Global offset where the rolling hash resumes. */
@@ -34,6 +36,8 @@ export class Xor32Chunker {
     }
     this.sizes = sizes;
     this.threshold = Math.floor(0xffffffff / sizes.avg) | 0;
+    this.low = (MAGIC - this.threshold + 1) >>> 0;
+    this.range = 2 * this.threshold - 1;
   }
 
   /** Whether a file of `size` bytes is a chunking candidate at all (`MightFindChunks`). */
@@ -59,11 +63,12 @@ export class Xor32Chunker {
       const maxEnd = this.lastCut + this.sizes.max - this.offset;
       const computeEnd = Math.min(maxEnd, block.length);
       let cutAt = -1;
+      const { low, range } = this;
+      // The hot loop of large files: one shift, xor and unsigned compare per byte. x === -1 is
+      // the C++'s abs(INT32_MIN), which wraps to a negative value and so is below the threshold.
       for (; i < computeEnd; i++) {
         x = ((x << 1) ^ (block[i] as number)) | 0;
-        const d = (x - MAGIC) | 0;
-        // abs(INT32_MIN) wraps to INT32_MIN in the C++ (negative, so below the threshold).
-        if (d === INT32_MIN || Math.abs(d) < this.threshold) {
+        if ((x - low) >>> 0 < range || x === -1) {
           cutAt = i;
           break;
         }

@@ -7,5 +7,7 @@
  */
 
 export { major, makedev, minor, mknod } from './mknod.js';
+export type { TreeFingerprint } from './tree-fingerprint.js';
+export { treeFingerprint } from './tree-fingerprint.js';
 export type { PosixPath } from './xattr.js';
 export { getXattr, listXattrs, readUserXattrs, removeXattr, setXattr, writeXattrs } from './xattr.js';

@@ -12,6 +12,7 @@ export interface PosixAddon {
   makedev(major: number, minor: number): number;
   major(dev: number): number;
   minor(dev: number): number;
+  treeFingerprint(root: string | Uint8Array): { digest: Buffer; entries: number; newestNs: bigint };
 }
 
 // Relative to this file, so the same line works from dist/posix/ and from src/posix/ (tsx).

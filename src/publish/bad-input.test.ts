@@ -100,6 +100,31 @@ describe('bad input: clear errors, last good revision untouched', () => {
     await assertUntouched(before);
   });
 
+  it('an unreadable directory is SOURCE_UNREADABLE naming the directory', async (t) => {
+    if (!asRoot) {
+      t.skip('needs root to run the publisher as another user');
+      return;
+    }
+    const ndata = path.join(tmp.dir, 'nobody-dir-data');
+    await initRepository(ndata, 'lockeddir.example.org');
+    const dir = await source('locked-dir', async (d) => {
+      await fsp.mkdir(path.join(d, 'locked'));
+      await fsp.writeFile(path.join(d, 'locked', 'f'), 'x');
+    });
+    execFileSync('chown', ['-R', `${NOBODY}:${NOBODY}`, ndata, dir]);
+    execFileSync('chmod', ['-R', 'a+rX', tmp.dir]);
+    chownSync(path.join(dir, 'locked'), 0, 0);
+    chmodSync(path.join(dir, 'locked'), 0o000);
+    const r = runBarge(
+      ['publish', 'lockeddir.example.org', dir, '--data', ndata],
+      {},
+      { uid: NOBODY, gid: NOBODY },
+    );
+    chmodSync(path.join(dir, 'locked'), 0o755);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /SOURCE_UNREADABLE: cannot read .*locked-dir\/locked: permission denied/);
+  });
+
   it('a file that vanishes during the publish is SOURCE_CHANGED', async () => {
     const before = manifest();
     const dir = await source('vanish', (d) => writeFileSync(path.join(d, 'gone.txt'), 'soon gone'));

@@ -20,7 +20,7 @@ export { PublishState } from './publish-state.js';
 export type { PublishResult } from './publisher.js';
 export { Publisher } from './publisher.js';
 export type { RepositoryConfig } from './repository-config.js';
-export { RepositoryConfigSchema, readRepositoryConfig } from './repository-config.js';
+export { parseRepositoryConfig, readRepositoryConfig } from './repository-config.js';
 export { RepositoryLock } from './repository-lock.js';
 export { runPool } from './run-pool.js';
 export { CATALOG_MARKER, sameEntry, validatePath, WorkingTree } from './working-tree.js';

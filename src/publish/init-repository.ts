@@ -15,8 +15,8 @@ import { FsObjectStore } from '../storage/index.js';
 import { directoryEntry } from './publish-directory.js';
 import { Publisher, type PublishResult } from './publisher.js';
 import {
+  parseRepositoryConfig,
   type RepositoryConfig,
-  RepositoryConfigSchema,
   readRepositoryConfig,
   writeRepositoryConfig,
 } from './repository-config.js';
@@ -37,7 +37,7 @@ export async function initRepository(
   options: InitOptions = {},
 ): Promise<PublishResult & { paths: RepositoryPaths }> {
   const paths = repositoryPaths(dataDir, fqrn);
-  const config = RepositoryConfigSchema.parse({ ...options, fqrn });
+  const config = parseRepositoryConfig({ ...options, fqrn });
   const lock = await RepositoryLock.acquire(paths.state, 'barge init');
   try {
     const store = new FsObjectStore(paths.served, { durable: config.durable });

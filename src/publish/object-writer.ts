@@ -15,11 +15,14 @@ import {
 } from '../object/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { failpoint } from './failpoint.js';
+import { type IngestPool, POOL_FILE_LIMIT } from './ingest-pool.js';
 import type { ContentRef, PublishState } from './publish-state.js';
 
 /** Options of an ObjectWriter. */
 export interface ObjectWriterOptions {
   algorithm: HashAlgorithm;
+  /** Worker threads for whole files (filesystem stores); made on first use, closed by close(). */
+  pool?: () => IngestPool;
   /** Cut files larger than `min` into chunks (cvmfs default on); null turns chunking off. */
   chunkSizes: ChunkSizes | null;
   state?: PublishState;
@@ -67,11 +70,18 @@ export class ObjectWriter {
   /** Content results of this writer, to be recorded in the content cache on success. */
   readonly newContents: { sha256: Buffer; content: ContentRef }[] = [];
   private readonly inFlight = new Map<string, Promise<ContentRef>>();
+  private pool: IngestPool | undefined;
 
   constructor(
     private readonly store: ObjectStore,
     private readonly options: ObjectWriterOptions,
   ) {}
+
+  /** Stops the worker threads, if any were started. */
+  async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+  }
 
   /** Content up to this many bytes is stored as one object; larger content may be chunked. */
   get wholeObjectLimit(): number {
@@ -123,6 +133,23 @@ export class ObjectWriter {
    * grew, shrank or was rewritten while being published is SOURCE_CHANGED, never half-published.
    */
   async ingestFile(file: string, expected: ExpectedStat): Promise<IngestedContent> {
+    if (this.options.pool && Number(expected.size) <= POOL_FILE_LIMIT) {
+      this.pool ??= this.options.pool();
+      const { objectsWritten, bytesWritten, ...content } = await this.pool.ingest(
+        file,
+        expected.size,
+        expected.mtimeNs,
+      );
+      this.stats.filesRead++;
+      this.stats.bytesRead += content.size;
+      this.stats.objectsWritten += objectsWritten;
+      this.stats.bytesWritten += bytesWritten;
+      this.newContents.push({
+        sha256: content.sha256,
+        content: { hash: content.hash, chunks: content.chunks, size: content.size },
+      });
+      return content;
+    }
     if (Number(expected.size) <= Math.min(this.wholeObjectLimit, SYNC_READ_LIMIT))
       return this.ingestSmallFile(file, expected);
     let handle: fsp.FileHandle;

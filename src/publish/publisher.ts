@@ -11,12 +11,14 @@ import {
   signManifest,
 } from '../manifest/index.js';
 import { decompress, type HashText, hashAlgorithm, hashBytes, objectPath } from '../object/index.js';
+import { treeFingerprint as fingerprintTree } from '../posix/index.js';
 import { type RepositoryPaths, repositoryPaths } from '../repository/data-dir.js';
 import { FsObjectStore, ioError } from '../storage/index.js';
 import type { CatalogLoader } from './catalog-node.js';
 import { commitCatalogs } from './commit-catalogs.js';
 import { failpoint } from './failpoint.js';
-import { ObjectWriter } from './object-writer.js';
+import { IngestPool } from './ingest-pool.js';
+import { ObjectWriter, sourceError } from './object-writer.js';
 import {
   type DirectoryPublishStats,
   type PublishDirectoryOptions,
@@ -26,7 +28,7 @@ import {
 import { PublishState } from './publish-state.js';
 import { type RepositoryConfig, readRepositoryConfig } from './repository-config.js';
 import { RepositoryLock } from './repository-lock.js';
-import { isRacy, readScannedXattrs, scanDirectory, treeFingerprint } from './scan-directory.js';
+import { readScannedXattrs, scanDirectory, sourceDirectory } from './scan-directory.js';
 import { validatePath, WorkingTree } from './working-tree.js';
 
 /** What a publish produced. */
@@ -42,6 +44,8 @@ export interface PublishResult {
 }
 
 const PENDING_REFLOG = 'reflog.pending';
+/** Entries changed within this of a fingerprint could change again without moving any stat field (racy git). */
+const RACY_WINDOW_NS = 2_000_000_000n;
 
 /**
  * The one writer of a repository. Holds the repository lock from open to close; every change
@@ -130,6 +134,7 @@ export class Publisher {
       algorithm: this.config.hashAlgorithm,
       chunkSizes: this.config.chunkSizes,
       state: this.state,
+      pool: () => new IngestPool(this.store.root, this.config.hashAlgorithm, this.config.chunkSizes),
     });
   }
 
@@ -151,11 +156,16 @@ export class Publisher {
     const abs = path.resolve(source);
     // Fast path: a tree whose every inode is as it was when it was last published here, into a
     // repository nobody changed since, is unchanged; nothing else needs to be read.
-    const scanned = scanDirectory(abs, at, { xattrs: false });
-    const fingerprint = treeFingerprint(scanned);
-    const racy = isRacy(scanned, nowNs());
+    sourceDirectory(abs);
+    let print: ReturnType<typeof fingerprintTree>;
+    try {
+      print = fingerprintTree(abs);
+    } catch (err) {
+      throw sourceError(err, (err as { path?: string }).path ?? abs);
+    }
+    const racy = nowNs() - print.newestNs < RACY_WINDOW_NS;
     const last = this.state.lastPublishedTree(abs, at);
-    if (last && last.rootHash === this.current.rootHash && last.fingerprint.equals(fingerprint)) {
+    if (last && last.rootHash === this.current.rootHash && last.fingerprint.equals(print.digest)) {
       return {
         published: false,
         revision: this.current.revision,
@@ -163,20 +173,27 @@ export class Publisher {
         catalogsWritten: 0,
         objectsWritten: 0,
         bytesWritten: 0,
-        directory: { entries: scanned.length, filesIngested: 0, filesUnchanged: scanned.length, removed: 0 },
+        directory: { entries: print.entries, filesIngested: 0, filesUnchanged: print.entries, removed: 0 },
       };
     }
+    const scanned = scanDirectory(abs, at, { xattrs: false });
     readScannedXattrs(scanned);
     const tree = this.newTree();
     const writer = this.newWriter();
-    const { stats, statRecords } = await publishDirectory(tree, writer, abs, at, {
-      algorithm: this.config.hashAlgorithm,
-      state: this.state,
-      scanned,
-      ...(onProgress ? { onProgress } : {}),
-    });
+    let stats: DirectoryPublishStats;
+    let statRecords: StatRecords;
+    try {
+      ({ stats, statRecords } = await publishDirectory(tree, writer, abs, at, {
+        algorithm: this.config.hashAlgorithm,
+        state: this.state,
+        scanned,
+        ...(onProgress ? { onProgress } : {}),
+      }));
+    } finally {
+      await writer.close();
+    }
     const result = await this.commit(tree, writer, statRecords);
-    if (!racy) this.state.recordPublishedTree(abs, at, fingerprint, result.rootHash);
+    if (!racy) this.state.recordPublishedTree(abs, at, print.digest, result.rootHash);
     return { ...result, directory: stats };
   }
 

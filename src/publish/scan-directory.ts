@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type BigIntStats, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { encodeXattrs, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../catalog/index.js';
@@ -24,8 +23,8 @@ export interface ScannedEntry {
  * children, names sorted. `at` is the repository path the source root becomes. Unreadable
  * directories are SOURCE_UNREADABLE; nothing is published from a partial scan.
  */
-export function scanDirectory(root: string, at: string, options: { xattrs?: boolean } = {}): ScannedEntry[] {
-  const withXattrs = options.xattrs ?? true;
+/** Checks that a publish source is an existing directory (SOURCE_NOT_FOUND otherwise); returns its lstat. */
+export function sourceDirectory(root: string): BigIntStats {
   let rootStat: BigIntStats;
   try {
     rootStat = lstatSync(root, { bigint: true });
@@ -40,6 +39,12 @@ export function scanDirectory(root: string, at: string, options: { xattrs?: bool
       hint: 'publish a directory',
     });
   }
+  return rootStat;
+}
+
+export function scanDirectory(root: string, at: string, options: { xattrs?: boolean } = {}): ScannedEntry[] {
+  const withXattrs = options.xattrs ?? true;
+  const rootStat = sourceDirectory(root);
   const out: ScannedEntry[] = [];
   const visit = (abs: string, repoPath: string, name: string, st: BigIntStats): void => {
     const type = Number(st.mode) & S_IFMT;
@@ -93,27 +98,6 @@ export function scanDirectory(root: string, at: string, options: { xattrs?: bool
 /** Reads the xattrs of entries scanned without them. */
 export function readScannedXattrs(entries: ScannedEntry[]): void {
   for (const e of entries) e.xattrs = readXattrs(e.abs);
-}
-
-/**
- * A digest of every entry's path and inode fields. ctime moves on every inode change (content,
- * mode, owner, xattrs, link count), so an equal fingerprint means an equal tree, as long as no
- * entry changed within the timestamp granularity of when it was taken (see isRacy).
- */
-export function treeFingerprint(entries: ScannedEntry[]): Buffer {
-  const h = createHash('sha256');
-  for (const e of entries) {
-    const s = e.stat;
-    h.update(
-      `${e.path}\0${s.dev}:${s.ino}:${s.mode}:${s.uid}:${s.gid}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.nlink}:${s.rdev}\n`,
-    );
-  }
-  return h.digest();
-}
-
-/** Whether any entry changed so recently (2 s) that a later change could keep every stat field equal. */
-export function isRacy(entries: ScannedEntry[], nowNs: bigint, windowNs = 2_000_000_000n): boolean {
-  return entries.some((e) => nowNs - e.stat.mtimeNs < windowNs || nowNs - e.stat.ctimeNs < windowNs);
 }
 
 function readXattrs(abs: string): Map<string, Buffer> | null {

@@ -85,7 +85,7 @@ describe('decompressLayer', () => {
     ['a truncated gzip layer', 'gzip', (b) => b.subarray(0, b.length - 5000), /truncated: gzip/],
     ['a gzip layer without its trailer', 'gzip', (b) => b.subarray(0, b.length - 4), /truncated: gzip/],
     // A damaged deflate stream garbles the tar, whose checks usually see it before gzip's CRC.
-    ['a gzip layer with a flipped byte', 'gzip', (b) => flip(b, 200), /layer sha256:2{64}: /],
+    ['a gzip layer with a flipped byte', 'gzip', (b) => flip(b, 200), /layer sha256:2{64}[:,] /],
     [
       'a gzip layer with a wrong CRC (found only after the tar end)',
       'gzip',

@@ -1,0 +1,146 @@
+/**
+ * A worker thread of the ingest pool: takes source files and turns each into stored objects with
+ * synchronous calls only (read, SHA-256, deflate, hash, write, rename). Two of these keep both
+ * cores on deflate, the costliest step, without the main thread's per-chunk overhead.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import zlib from 'node:zlib';
+import { type ChunkSizes, type HashAlgorithm, hashBytes, objectPath, Xor32Chunker } from '../object/index.js';
+import { failpoint, useFailpointCounter } from './failpoint.js';
+
+/** What the pool tells each worker at start. */
+export interface IngestWorkerData {
+  root: string;
+  algorithm: HashAlgorithm;
+  chunkSizes: ChunkSizes | null;
+  failpoints: SharedArrayBuffer;
+}
+
+/** One file to ingest. */
+export interface IngestTask {
+  id: number;
+  file: string;
+  size: string;
+  mtimeNs: string;
+}
+
+/** The answer for one task. */
+export type IngestAnswer =
+  | {
+      id: number;
+      ok: true;
+      hash: string | null;
+      chunks: { offset: number; size: number; hash: string }[];
+      size: number;
+      sha256: Uint8Array;
+      objectsWritten: number;
+      bytesWritten: number;
+    }
+  | { id: number; ok: false; errno?: string; kind: 'changed' | 'unreadable'; message: string };
+
+const { root, algorithm, chunkSizes, failpoints } = workerData as IngestWorkerData;
+useFailpointCounter(failpoints);
+const txn = path.join(root, 'data', 'txn');
+let counter = 0;
+const prefix = `${process.pid}-w${Math.random().toString(36).slice(2, 8)}-`;
+
+function store(data: Buffer, suffix: '' | 'P'): { hash: string; written: number } {
+  const z = zlib.deflateSync(data, { level: 6 });
+  const hash = hashBytes(z, algorithm);
+  const target = path.join(root, objectPath(hash, suffix));
+  if (existsSync(target)) return { hash, written: 0 };
+  const tmp = path.join(txn, `${prefix}${counter++}.tmp`);
+  writeFileSync(tmp, z, { flag: 'wx' });
+  renameSync(tmp, target);
+  failpoint('object');
+  return { hash, written: z.length };
+}
+
+function ingest(task: IngestTask): IngestAnswer {
+  let fd: number;
+  try {
+    fd = openSync(task.file, 'r');
+  } catch (err) {
+    const errno = (err as { code?: string }).code;
+    return {
+      id: task.id,
+      ok: false,
+      ...(errno ? { errno } : {}),
+      kind: errno === 'ENOENT' ? 'changed' : 'unreadable',
+      message: (err as Error).message,
+    };
+  }
+  try {
+    const before = fstatSync(fd, { bigint: true });
+    if (before.size !== BigInt(task.size) || before.mtimeNs !== BigInt(task.mtimeNs)) {
+      return { id: task.id, ok: false, kind: 'changed', message: 'it changed between scanning and reading' };
+    }
+    const size = Number(before.size);
+    const data = Buffer.allocUnsafe(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, data, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    const after = fstatSync(fd, { bigint: true });
+    if (
+      got !== size ||
+      after.size !== before.size ||
+      after.mtimeNs !== before.mtimeNs ||
+      after.ctimeNs !== before.ctimeNs
+    ) {
+      return { id: task.id, ok: false, kind: 'changed', message: 'it was modified while being read' };
+    }
+    const sha256 = createHash('sha256').update(data).digest();
+    let objectsWritten = 0;
+    let bytesWritten = 0;
+    const put = (part: Buffer, suffix: '' | 'P') => {
+      const r = store(part, suffix);
+      if (r.written > 0) {
+        objectsWritten++;
+        bytesWritten += r.written;
+      }
+      return r.hash;
+    };
+    if (chunkSizes && size > chunkSizes.min) {
+      const cuts = new Xor32Chunker(chunkSizes).feed(data);
+      if (cuts.length > 0) {
+        const bounds = [0, ...cuts, size];
+        const chunks = bounds.slice(0, -1).map((start, i) => {
+          const end = bounds[i + 1] as number;
+          return { offset: start, size: end - start, hash: put(data.subarray(start, end), 'P') };
+        });
+        return { id: task.id, ok: true, hash: null, chunks, size, sha256, objectsWritten, bytesWritten };
+      }
+    }
+    return {
+      id: task.id,
+      ok: true,
+      hash: put(data, ''),
+      chunks: [],
+      size,
+      sha256,
+      objectsWritten,
+      bytesWritten,
+    };
+  } catch (err) {
+    const errno = (err as { code?: string }).code;
+    return {
+      id: task.id,
+      ok: false,
+      ...(errno ? { errno } : {}),
+      kind: 'unreadable',
+      message: (err as Error).message,
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+parentPort?.on('message', (task: IngestTask) => {
+  parentPort?.postMessage(ingest(task));
+});
