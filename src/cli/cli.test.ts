@@ -111,6 +111,30 @@ describe('barge CLI end to end', () => {
     assert.equal(runBarge(['fsck', FQRN], env).status, 0);
   });
 
+  it('an unchanged republish answers from the tree fingerprint; any change is still published', async () => {
+    const tree = path.join(tmp.dir, 'quick');
+    await fsp.mkdir(tree);
+    await fsp.writeFile(path.join(tree, 'a.txt'), 'same size 1');
+    // Fingerprints of entries changed within 2 s are not trusted (a later change could keep every stat field).
+    await new Promise((r) => setTimeout(r, 2100));
+    const first = runBarge(['publish', FQRN, tree, '--at', '/quick', '--json'], env);
+    assert.equal(JSON.parse(first.stdout).published, true, first.stderr);
+    const again = JSON.parse(runBarge(['publish', FQRN, tree, '--at', '/quick', '--json'], env).stdout);
+    assert.deepEqual([again.published, again.directory.filesUnchanged], [false, 2]);
+    // Same size, new content: the inode's mtime and ctime moved, so the fingerprint differs.
+    await fsp.writeFile(path.join(tree, 'a.txt'), 'same size 2');
+    const changed = JSON.parse(runBarge(['publish', FQRN, tree, '--at', '/quick', '--json'], env).stdout);
+    assert.equal(changed.published, true);
+    await fsp.chmod(path.join(tree, 'a.txt'), 0o600);
+    assert.equal(
+      JSON.parse(runBarge(['publish', FQRN, tree, '--at', '/quick', '--json'], env).stdout).published,
+      true,
+    );
+    const pulled = path.join(tmp.dir, 'quick-pulled');
+    assert.equal(runBarge(['pull', FQRN, pulled, '--path', '/quick'], env).status, 0);
+    assert.equal(readFileSync(path.join(pulled, 'a.txt'), 'utf8'), 'same size 2');
+  });
+
   it('resign renews the whitelist expiry', () => {
     const r = runBarge(['resign', FQRN, '--days', '10'], env);
     assert.equal(r.status, 0, r.stderr);

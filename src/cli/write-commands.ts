@@ -1,4 +1,4 @@
-import { initRepository, Publisher, resignWhitelist } from '../publish/index.js';
+import { unchangedSince } from '../publish/unchanged-tree.js';
 import { type CliIo, dataDir, formatBytes, parse } from './cli-context.js';
 
 /** `barge init <fqrn>`: keys, certificate, whitelist, first revision. */
@@ -19,6 +19,7 @@ export async function initCommand(argv: string[], io: CliIo): Promise<number> {
     },
   );
   const fqrn = positionals[0] as string;
+  const { initRepository } = await import('../publish/index.js');
   const result = await initRepository(dataDir(values.data), fqrn, {
     ...(values['whitelist-days'] ? { whitelistDays: Number(values['whitelist-days']) } : {}),
     ...(values['hash-algorithm'] ? { hashAlgorithm: values['hash-algorithm'] as 'sha1' } : {}),
@@ -42,6 +43,7 @@ export async function resignCommand(argv: string[], io: CliIo): Promise<number> 
       usage: 'barge resign <fqrn> [--days N]',
     },
   );
+  const { resignWhitelist } = await import('../publish/index.js');
   const expires = await resignWhitelist(
     dataDir(values.data),
     positionals[0] as string,
@@ -63,9 +65,30 @@ export async function publishCommand(argv: string[], io: CliIo): Promise<number>
     },
   );
   const at = values.at === undefined || values.at === '/' ? '' : values.at.replace(/\/+$/, '');
+  const started = Date.now();
+  const same = unchangedSince(dataDir(values.data), positionals[0] as string, positionals[1] as string, at);
+  if (same) {
+    const seconds = (Date.now() - started) / 1000;
+    const directory = { entries: same.entries, filesIngested: 0, filesUnchanged: same.entries, removed: 0 };
+    if (values.json)
+      io.out(
+        JSON.stringify({
+          published: false,
+          revision: same.revision,
+          objectsWritten: 0,
+          bytesWritten: 0,
+          catalogsWritten: 0,
+          directory,
+          seconds,
+        }),
+      );
+    else io.out(`nothing changed: ${positionals[0]} stays at revision ${same.revision}`);
+    return 0;
+  }
+  // The full publisher loads only when something may have changed (it costs ~150 ms to load).
+  const { Publisher } = await import('../publish/index.js');
   const publisher = await Publisher.open(dataDir(values.data), positionals[0] as string, 'publish');
   try {
-    const started = Date.now();
     const r = await publisher.publishDirectory(positionals[1] as string, at);
     const seconds = (Date.now() - started) / 1000;
     if (values.json) io.out(JSON.stringify({ ...r, seconds }));
@@ -92,6 +115,7 @@ export async function tagCommand(argv: string[], io: CliIo): Promise<number> {
     { min: 2, max: 2, usage: 'barge tag <fqrn> <name> [-m message] [--remove]' },
   );
   const [fqrn, name] = positionals as [string, string];
+  const { Publisher } = await import('../publish/index.js');
   const publisher = await Publisher.open(dataDir(values.data), fqrn, 'tag');
   try {
     if (values.remove) {
