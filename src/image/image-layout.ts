@@ -12,6 +12,8 @@ export interface ImageName {
 
 /** Where flat roots live; itself a nested catalog so the root catalog stays small. */
 export const FLAT_DIR = '/.flat';
+/** Per-architecture links of multi-arch images (DUCC's --multi-arch layout). */
+export const MULTIARCH_DIR = '/.multiarch';
 /** Per-image metadata, DUCC-compatible (docs/ducc-compatibility.md §1.6). */
 export const METADATA_DIR = '/.metadata';
 

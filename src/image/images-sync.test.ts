@@ -158,6 +158,72 @@ describe('images: registry → repository in DUCC layout, wishlist sync', () => 
     assertConformant(served, pub);
   });
 
+  it('a multi-arch image: one flat root per platform, .multiarch links, aliases, a $(CVMFS_ARCH) variant symlink', async () => {
+    const ma = path.join(tmp.dir, 'multiarch');
+    umoci('init', '--layout', ma);
+    const manifests: Record<string, unknown>[] = [];
+    for (const arch of ['amd64', 'arm64']) {
+      umoci('new', '--image', `${ma}:${arch}`);
+      umoci('config', '--image', `${ma}:${arch}`, '--architecture', arch, '--os', 'linux');
+      const b = path.join(tmp.dir, `ma-${arch}`);
+      umoci('unpack', '--rootless', '--image', `${ma}:${arch}`, b);
+      await fsp.mkdir(path.join(b, 'rootfs', 'etc'), { recursive: true });
+      await fsp.writeFile(path.join(b, 'rootfs', 'etc', 'arch'), `${arch}\n`);
+      umoci('repack', '--image', `${ma}:${arch}`, b);
+      const index = JSON.parse(readFileSync(path.join(ma, 'index.json'), 'utf8')) as {
+        manifests: Record<string, unknown>[];
+      };
+      const entry = index.manifests.find(
+        (m) => (m.annotations as Record<string, string>)['org.opencontainers.image.ref.name'] === arch,
+      );
+      manifests.push({
+        mediaType: entry?.mediaType,
+        digest: entry?.digest,
+        size: entry?.size,
+        platform: { os: 'linux', architecture: arch },
+      });
+    }
+    const body = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }),
+    );
+    const hex = (await import('node:crypto')).createHash('sha256').update(body).digest('hex');
+    await fsp.writeFile(path.join(ma, 'blobs', 'sha256', hex), body);
+    const top = JSON.parse(readFileSync(path.join(ma, 'index.json'), 'utf8')) as {
+      manifests: Record<string, unknown>[];
+    };
+    top.manifests.push({
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      digest: `sha256:${hex}`,
+      size: body.length,
+      annotations: { 'org.opencontainers.image.ref.name': 'multi' },
+    });
+    await fsp.writeFile(path.join(ma, 'index.json'), JSON.stringify(top));
+    await registry.push(ma, 'multi', 'barge/multi:1', { all: true });
+
+    const r = runBarge(['images', 'add', `${registry.host}/barge/multi:1`, '--data', data]);
+    assert.equal(r.status, 0, r.stderr);
+    assertConformant(served, pub);
+    const reader = await RepositoryReader.open(await openSource(served), {
+      publicKeysPem: [readFileSync(pub, 'utf8')],
+    });
+    const name = `/${registry.host}/barge/multi:1`;
+    assert.equal((await reader.lookup(name))?.symlink, `../../.multiarch/$(CVMFS_ARCH:-amd64)${name}`);
+    for (const arch of ['amd64', 'arm64']) {
+      const link = await reader.lookup(`/.multiarch/${arch}${name}`);
+      assert.match(link?.symlink ?? '', /^(\.\.\/){4}\.flat\/[0-9a-f]{2}\/[0-9a-f]{64}$/);
+      const root = path.posix.join(`/.multiarch/${arch}/${registry.host}/barge`, link?.symlink as string);
+      const file = await reader.lookup(`${root}/etc/arch`);
+      assert.equal(file?.size, arch.length + 1, `the ${arch} root holds its own files`);
+    }
+    assert.equal((await reader.lookup('/.multiarch/x86_64'))?.symlink, 'amd64');
+    assert.equal((await reader.lookup('/.multiarch/aarch64'))?.symlink, 'arm64');
+    await reader.close();
+    assert.match(
+      runBarge(['images', 'add', `${registry.host}/barge/multi:1`, '--data', data]).stdout,
+      /unchanged/,
+    );
+  });
+
   it('images rm removes the tag symlink only: other images intact, nothing deleted from storage', async () => {
     const before = countObjects(served);
     const r = runBarge(['images', 'rm', `${registry.host}/barge/user:2`, '--data', data]);

@@ -182,7 +182,7 @@ export async function putFile(
 }
 
 /** Puts a symlink, replacing a symlink but never a directory or file that users put there. */
-async function putSymlink(
+export async function putSymlink(
   tree: WorkingTree,
   path: string,
   target: string,
