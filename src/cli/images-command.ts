@@ -3,6 +3,7 @@ import path from 'node:path';
 import { BargeError } from '../error/index.js';
 import {
   addImage,
+  type FlattenStats,
   listImages,
   RegistryClient,
   readWishlist,
@@ -28,6 +29,20 @@ const options = {
   loop: { type: 'string' },
 } as const;
 
+/**
+ * A progress line for long image work on a terminal (overwritten in place); nothing when stderr
+ * is not a terminal, where the per-image result lines are the log.
+ */
+function layerProgress(): ((layer: number, layers: number, stats: FlattenStats) => void) | undefined {
+  if (!process.stderr.isTTY) return undefined;
+  return (layer, layers, stats) => {
+    process.stderr.write(
+      `\r  layer ${layer}/${layers}: ${stats.files} files, ${formatBytes(stats.bytes)}   `,
+    );
+    if (layer === layers) process.stderr.write('\n');
+  };
+}
+
 /** `barge images add|rm|ls|sync`: container images in DUCC's layout. */
 export async function imagesCommand(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv;
@@ -42,8 +57,10 @@ export async function imagesCommand(argv: string[], io: CliIo): Promise<number> 
     switch (sub) {
       case 'add':
         return await withPublisher(data, values.repo, async (p) => {
+          const progress = layerProgress();
           const r = await addImage(p, positionals[0] as string, {
             client,
+            ...(progress ? { onLayer: progress } : {}),
             ...(values.platform ? { platform: values.platform } : {}),
             ...(values.as ? { as: values.as } : {}),
           });
@@ -103,11 +120,13 @@ async function sync(
   io: CliIo,
 ): Promise<number> {
   const interval = values.loop ? Number(values.loop) : 0;
+  const progress = layerProgress();
   for (;;) {
     const wishlist = await readWishlist(file);
     const outcomes = await withPublisher(data, values.repo ?? wishlist.cvmfs_repo, (p) =>
       syncWishlist(p, wishlist, {
         client,
+        ...(progress ? { onLayer: progress } : {}),
         ...(values.platform ? { platform: values.platform } : {}),
         onOutcome: (o) =>
           io.out(

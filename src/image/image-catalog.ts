@@ -1,6 +1,7 @@
 import { S_IFDIR, S_IFLNK, S_IFMT } from '../catalog/index.js';
 import { BargeError } from '../error/index.js';
 import type { ObjectWriter, Publisher, PublishResult } from '../publish/index.js';
+import type { FlattenStats } from './flatten-image.js';
 import {
   type ImageName,
   METADATA_DIR,
@@ -47,7 +48,7 @@ export interface AddImageResult {
 export async function addImage(
   publisher: Publisher,
   spec: string,
-  options: OpenImageOptions & { onLayer?: (layer: number, total: number) => void },
+  options: OpenImageOptions & { onLayer?: (layer: number, layers: number, stats: FlattenStats) => void },
 ): Promise<AddImageResult> {
   const started = Date.now();
   if (!options.platform && !spec.startsWith('oci:') && !spec.startsWith('docker-archive:')) {
@@ -80,6 +81,7 @@ export async function addImage(
         platform: opened.platform,
         sourceDigest: opened.sourceDigest,
         state,
+        ...(options.onLayer ? { onLayer: options.onLayer } : {}),
       });
     });
     if (image?.chain) state.record(image.chain.chain, image.chain.root, image.chain.layers);
@@ -284,7 +286,12 @@ export interface SyncOutcome {
 export async function syncWishlist(
   publisher: Publisher,
   wishlist: Wishlist,
-  options: { client: RegistryClient; platform?: string; onOutcome?: (o: SyncOutcome) => void },
+  options: {
+    client: RegistryClient;
+    platform?: string;
+    onOutcome?: (o: SyncOutcome) => void;
+    onLayer?: (layer: number, layers: number, stats: FlattenStats) => void;
+  },
 ): Promise<SyncOutcome[]> {
   const outcomes: SyncOutcome[] = [];
   const report = (o: SyncOutcome) => {

@@ -21,6 +21,8 @@ export interface PublishImageOptions {
   state?: ImageState;
   /** The digest the name resolved to (recorded in barge.json; sync compares it). */
   sourceDigest?: string;
+  /** Called after each layer is applied (for progress displays). */
+  onLayer?: (layer: number, layers: number, stats: FlattenStats) => void;
 }
 
 /** What publishImage did. */
@@ -65,12 +67,16 @@ export async function publishImage(
       result.reused = 'base';
       result.baseLayers = base.layers;
     }
+    const onLayer = options.onLayer;
     result.flatten = await flattenImage(image, {
       tree,
       writer,
       root,
       algorithm,
       ...(base ? { base: { layers: base.layers } } : {}),
+      ...(onLayer
+        ? { onLayer: (i: number, stats: FlattenStats) => onLayer(i + 1, image.layers.length, stats) }
+        : {}),
     });
     await addApptainerFiles(image, options, root);
     const full = chains[chains.length - 1];
