@@ -108,7 +108,7 @@ describe('images: registry → repository in DUCC layout, wishlist sync', () => 
     assert.match(env, /eval "set \$\{SINGULARITY_OCI_RUN\}"/);
   });
 
-  it('a user image on a known base reuses the flattened base and reads only its own layer', () => {
+  it('a user image on a known base reuses the flattened base and reads only its own layer', async () => {
     const before = countObjects(served);
     const r = runBarge(['images', 'add', `${registry.host}/barge/user:1`, '--data', data, '--json']);
     assert.equal(r.status, 0, r.stderr);
@@ -118,6 +118,24 @@ describe('images: registry → repository in DUCC layout, wishlist sync', () => 
     // New objects: its layer's file, its env/runscript, catalogs, metadata; not the base's 100 files.
     assert.ok(countObjects(served) - before < 20, `${countObjects(served) - before} new objects`);
     assertConformant(served, pub);
+    // The reused base plus its own layer equals what umoci unpacks for the user image.
+    const reader = await RepositoryReader.open(await openSource(served), {
+      publicKeysPem: [readFileSync(pub, 'utf8')],
+    });
+    const out = path.join(tmp.dir, 'user1-pulled');
+    await pull(reader, out, { path: result.image.root, owners: false });
+    await reader.close();
+    const ref = path.join(tmp.dir, 'user1-ref');
+    umoci('unpack', '--rootless', '--image', `${layout}:user1`, ref);
+    const diff = diffTrees(await snapshotTree(path.join(ref, 'rootfs')), await snapshotTree(out), {
+      skip: (p) => SYNTHETIC.test(p),
+      ignore: ['directoryMtime', 'hardlinks'],
+    });
+    assert.deepEqual(diff, []);
+    assert.match(
+      readFileSync(path.join(out, '.singularity.d', 'env', '10-docker2singularity.sh'), 'utf8'),
+      /USER_ID/,
+    );
   });
 
   it('syncs a DUCC wishlist with a wildcard tag; a second sync publishes nothing', async () => {
