@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BargeError, isBargeError } from '../error/index.js';
+import { noProxyExempts, stripBrackets } from './no-proxy.js';
 import type { RepositorySource } from './source.js';
 
 /** Options of an HTTP source. */
@@ -297,10 +298,6 @@ function withoutCredentials(url: URL): string {
   return shown.href.replace(/\/$/, '');
 }
 
-function stripBrackets(host: string): string {
-  return host.startsWith('[') ? host.slice(1, -1) : host;
-}
-
 function retryAfter(header: string | undefined): number | undefined {
   if (header === undefined || !/^\d+$/.test(header.trim())) return undefined;
   return Number(header) * 1000;
@@ -317,20 +314,5 @@ export function proxyFor(target: URL, env: NodeJS.ProcessEnv = process.env): str
   if (!proxy) return undefined;
   const host = stripBrackets(target.hostname).toLowerCase();
   const port = target.port || '80';
-  const entries = (env.no_proxy ?? env.NO_PROXY ?? '').toLowerCase().split(/[\s,]+/);
-  return entries.some((entry) => noProxyMatches(entry, host, port)) ? undefined : proxy;
-}
-
-/** One `no_proxy` entry against a host and port. */
-function noProxyMatches(entry: string, host: string, port: string): boolean {
-  if (entry === '') return false;
-  if (entry === '*') return true;
-  // `[v6]:port`, a bare v6 address (several colons, no port), or `name[:port]`.
-  const match =
-    /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ??
-    (entry.indexOf(':') !== entry.lastIndexOf(':') ? [entry, entry] : /^([^:]*)(?::(\d+))?$/.exec(entry));
-  if (!match) return false;
-  const name = (match[1] ?? '').replace(/^\*?\./, '');
-  if (match[2] !== undefined && match[2] !== port) return false;
-  return host === name || host.endsWith(`.${name}`);
+  return noProxyExempts(env.no_proxy ?? env.NO_PROXY ?? '', host, port) ? undefined : proxy;
 }

@@ -11,6 +11,7 @@ export type { FsckProblem, FsckReport } from './fsck.js';
 export { fsck } from './fsck.js';
 export type { HttpSourceOptions } from './http-source.js';
 export { HttpSource, httpSource, proxyFor } from './http-source.js';
+export { noProxyExempts, stripBrackets } from './no-proxy.js';
 export type { OpenedSource } from './open-source.js';
 export { openSource } from './open-source.js';
 export type { RepositoryInfo } from './repository-info.js';

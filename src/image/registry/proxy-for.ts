@@ -1,3 +1,5 @@
+import { noProxyExempts, stripBrackets } from '../../repository/index.js';
+
 /**
  * The HTTP proxy for `target` from the environment, as Go programs (docker, skopeo) read it:
  * `https_proxy`/`HTTPS_PROXY` for https:// URLs, `http_proxy` for http:// ones (lower case only:
@@ -11,8 +13,7 @@ export function proxyFor(target: URL, env: NodeJS.ProcessEnv = process.env): str
   const host = stripBrackets(target.hostname).toLowerCase();
   if (isLoopback(host)) return undefined;
   const port = target.port || (target.protocol === 'https:' ? '443' : '80');
-  const entries = (env.no_proxy ?? env.NO_PROXY ?? '').toLowerCase().split(/[\s,]+/);
-  return entries.some((entry) => noProxyMatches(entry, host, port)) ? undefined : proxy;
+  return noProxyExempts(env.no_proxy ?? env.NO_PROXY ?? '', host, port) ? undefined : proxy;
 }
 
 /** True for `localhost`, 127.0.0.0/8 and ::1. */
@@ -27,20 +28,4 @@ export function isLoopback(hostname: string): boolean {
 }
 
 /** A host name without the brackets of an IPv6 literal. */
-export function stripBrackets(host: string): string {
-  return host.startsWith('[') ? host.slice(1, -1) : host;
-}
-
-/** One `no_proxy` entry against a host and port. */
-function noProxyMatches(entry: string, host: string, port: string): boolean {
-  if (entry === '') return false;
-  if (entry === '*') return true;
-  // `[v6]:port`, a bare v6 address (several colons, no port), or `name[:port]`.
-  const match =
-    /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ??
-    (entry.indexOf(':') !== entry.lastIndexOf(':') ? [entry, entry] : /^([^:]*)(?::(\d+))?$/.exec(entry));
-  if (!match) return false;
-  const name = (match[1] ?? '').replace(/^\*?\./, '');
-  if (match[2] !== undefined && match[2] !== port) return false;
-  return host === name || host.endsWith(`.${name}`);
-}
+export { stripBrackets };
