@@ -4,7 +4,7 @@ import { BargeError } from '../error/index.js';
 import type { ChunkSizes, HashAlgorithm } from '../object/index.js';
 import { ioError } from '../storage/index.js';
 import { failpointCounter } from './failpoint.js';
-import type { IngestAnswer, IngestTask, IngestWorkerData } from './ingest-worker.js';
+import type { DataTask, IngestAnswer, IngestTask, IngestWorkerData } from './ingest-worker.js';
 import { type IngestedContent, sourceError } from './object-writer.js';
 
 /** Files up to this size go to the pool (read whole into memory there). */
@@ -54,15 +54,34 @@ export class IngestPool {
     size: bigint,
     mtimeNs: bigint,
   ): Promise<IngestedContent & { objectsWritten: number; bytesWritten: number }> {
+    const answer = await this.send((id) => ({ id, file, size: String(size), mtimeNs: String(mtimeNs) }));
+    return this.result(answer, file);
+  }
+
+  /** Stores content already in memory (a layer entry) on the least busy worker; it is copied there. */
+  async ingestData(
+    data: Uint8Array,
+    what: string,
+  ): Promise<IngestedContent & { objectsWritten: number; bytesWritten: number }> {
+    return this.result(await this.send((id) => ({ id, data })), what);
+  }
+
+  private send(task: (id: number) => IngestTask | DataTask): Promise<IngestAnswer> {
     const id = this.nextId++;
     let pick = 0;
     for (let i = 1; i < this.workers.length; i++) if ((this.load[i] ?? 0) < (this.load[pick] ?? 0)) pick = i;
     this.load[pick] = (this.load[pick] ?? 0) + 1;
-    const answer = await new Promise<IngestAnswer>((resolve, reject) => {
+    return new Promise<IngestAnswer>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      const task: IngestTask = { id, file, size: String(size), mtimeNs: String(mtimeNs) };
-      this.workers[pick]?.postMessage(task);
+      this.workers[pick]?.postMessage(task(id));
     });
+  }
+
+  /** Turns a worker's answer into content, or into the BargeError it stands for. */
+  private result(
+    answer: IngestAnswer,
+    file: string,
+  ): IngestedContent & { objectsWritten: number; bytesWritten: number } {
     if (!answer.ok) {
       if (answer.errno === 'ENOSPC' || answer.errno === 'EDQUOT')
         throw ioError(Object.assign(new Error(answer.message), { code: 'ENOSPC' }), 'store an object');

@@ -27,6 +27,12 @@ export interface IngestTask {
   mtimeNs: string;
 }
 
+/** Content already in memory, to store. */
+export interface DataTask {
+  id: number;
+  data: Uint8Array;
+}
+
 /** The answer for one task. */
 export type IngestAnswer =
   | {
@@ -95,38 +101,7 @@ function ingest(task: IngestTask): IngestAnswer {
     ) {
       return { id: task.id, ok: false, kind: 'changed', message: 'it was modified while being read' };
     }
-    const sha256 = createHash('sha256').update(data).digest();
-    let objectsWritten = 0;
-    let bytesWritten = 0;
-    const put = (part: Buffer, suffix: '' | 'P') => {
-      const r = store(part, suffix);
-      if (r.written > 0) {
-        objectsWritten++;
-        bytesWritten += r.written;
-      }
-      return r.hash;
-    };
-    if (chunkSizes && size > chunkSizes.min) {
-      const cuts = new Xor32Chunker(chunkSizes).feed(data);
-      if (cuts.length > 0) {
-        const bounds = [0, ...cuts, size];
-        const chunks = bounds.slice(0, -1).map((start, i) => {
-          const end = bounds[i + 1] as number;
-          return { offset: start, size: end - start, hash: put(data.subarray(start, end), 'P') };
-        });
-        return { id: task.id, ok: true, hash: null, chunks, size, sha256, objectsWritten, bytesWritten };
-      }
-    }
-    return {
-      id: task.id,
-      ok: true,
-      hash: put(data, ''),
-      chunks: [],
-      size,
-      sha256,
-      objectsWritten,
-      bytesWritten,
-    };
+    return storeContent(task.id, data);
   } catch (err) {
     const errno = (err as { code?: string }).code;
     return {
@@ -141,6 +116,49 @@ function ingest(task: IngestTask): IngestAnswer {
   }
 }
 
-parentPort?.on('message', (task: IngestTask) => {
-  parentPort?.postMessage(ingest(task));
+/** Hashes, chunks, compresses and stores content already in memory (a file, or a layer entry). */
+function storeContent(id: number, data: Buffer): IngestAnswer {
+  const size = data.length;
+  const sha256 = createHash('sha256').update(data).digest();
+  let objectsWritten = 0;
+  let bytesWritten = 0;
+  const put = (part: Buffer, suffix: '' | 'P') => {
+    const r = store(part, suffix);
+    if (r.written > 0) {
+      objectsWritten++;
+      bytesWritten += r.written;
+    }
+    return r.hash;
+  };
+  if (chunkSizes && size > chunkSizes.min) {
+    const cuts = new Xor32Chunker(chunkSizes).feed(data);
+    if (cuts.length > 0) {
+      const bounds = [0, ...cuts, size];
+      const chunks = bounds.slice(0, -1).map((start, i) => {
+        const end = bounds[i + 1] as number;
+        return { offset: start, size: end - start, hash: put(data.subarray(start, end), 'P') };
+      });
+      return { id, ok: true, hash: null, chunks, size, sha256, objectsWritten, bytesWritten };
+    }
+  }
+  return { id, ok: true, hash: put(data, ''), chunks: [], size, sha256, objectsWritten, bytesWritten };
+}
+
+parentPort?.on('message', (task: IngestTask | DataTask) => {
+  if ('data' in task) {
+    try {
+      parentPort?.postMessage(
+        storeContent(task.id, Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength)),
+      );
+    } catch (err) {
+      const errno = (err as { code?: string }).code;
+      parentPort?.postMessage({
+        id: task.id,
+        ok: false,
+        ...(errno ? { errno } : {}),
+        kind: 'unreadable',
+        message: (err as Error).message,
+      });
+    }
+  } else parentPort?.postMessage(ingest(task));
 });

@@ -50,6 +50,8 @@ export interface ExpectedStat {
 }
 
 const READ_BLOCK = 4 << 20;
+/** In-memory content from this size on goes to the worker threads. */
+const POOL_DATA_MIN = 1024;
 /** Files up to this size are read synchronously and stored whole. */
 const SYNC_READ_LIMIT = 4 << 20;
 
@@ -107,6 +109,18 @@ export class ObjectWriter {
   async ingestBuffer(data: Buffer): Promise<IngestedContent> {
     const sha256 = createHash('sha256').update(data).digest();
     const content = await this.dedup(sha256, async () => {
+      // Content from a layer or upload compresses on the worker threads too (the main thread
+      // reads and parses the stream meanwhile); tiny objects are not worth the message.
+      if (this.options.pool && data.length >= POOL_DATA_MIN) {
+        this.pool ??= this.options.pool();
+        const { objectsWritten, bytesWritten, hash, chunks, size } = await this.pool.ingestData(
+          data,
+          'content',
+        );
+        this.stats.objectsWritten += objectsWritten;
+        this.stats.bytesWritten += bytesWritten;
+        return { hash, chunks, size };
+      }
       if (this.options.chunkSizes && data.length > this.options.chunkSizes.min) {
         const chunker = new Xor32Chunker(this.options.chunkSizes);
         const cuts = chunker.feed(data);

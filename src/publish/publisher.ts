@@ -201,10 +201,17 @@ export class Publisher {
   async applyChanges(
     change: (tree: WorkingTree, writer: ObjectWriter) => Promise<void>,
   ): Promise<PublishResult> {
-    const tree = this.newTree();
-    const writer = this.newWriter();
-    await change(tree, writer);
-    return this.commit(tree, writer, []);
+    return withDiskFull(async () => {
+      const tree = this.newTree();
+      const writer = this.newWriter();
+      try {
+        await change(tree, writer);
+      } finally {
+        // Worker threads, if the change started any, must not outlive it.
+        await writer.close();
+      }
+      return this.commit(tree, writer, []);
+    });
   }
 
   /**
