@@ -35,7 +35,8 @@ describe('images: registry → repository in DUCC layout, wishlist sync', () => 
 
   before(async () => {
     registry = await startRegistry(path.join(tmp.dir, 'registry'));
-    // A base of two layers, and user images that add one small layer each on top of it. Layers are
+    // A base of two layers (files over 1 KiB, so their content goes through the ingest worker
+    // threads), and user images that add one small layer each on top of it. Layers are
     // made with unpack + repack: umoci 0.4.7's `insert` writes truncated layers (GNU tar agrees).
     umoci('init', '--layout', layout);
     umoci('new', '--image', `${layout}:base`);
@@ -45,7 +46,7 @@ describe('images: registry → repository in DUCC layout, wishlist sync', () => 
       const dir = path.join(bundle, 'rootfs', 'usr', 'lib', `l${i}`);
       await fsp.mkdir(dir, { recursive: true });
       for (let f = 0; f < count; f++)
-        await fsp.writeFile(path.join(dir, `f${f}.so`), `lib ${i}/${f}\n`.repeat(50));
+        await fsp.writeFile(path.join(dir, `f${f}.so`), `lib ${i}/${f}\n`.repeat(200));
       umoci('repack', '--refresh-bundle', '--image', `${layout}:base`, bundle);
     }
     for (const user of ['1', '2']) {

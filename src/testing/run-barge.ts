@@ -21,6 +21,8 @@ export function runBarge(
     encoding: 'utf8',
     env: { ...process.env, ...env },
     maxBuffer: 64 << 20,
+    // A command that does not exit (a worker thread left running) fails the test instead of hanging it.
+    timeout: 180_000,
     ...(options.uid !== undefined ? { uid: options.uid } : {}),
     ...(options.gid !== undefined ? { gid: options.gid } : {}),
   });
