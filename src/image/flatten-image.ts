@@ -191,7 +191,11 @@ async function removeLower(
 }
 
 /** Makes every missing directory on the way to `dir` (mode 0755, owned by root), as container runtimes do. */
-async function ensureDirectories(tree: WorkingTree, dir: string, algorithm: HashAlgorithm): Promise<void> {
+export async function ensureDirectories(
+  tree: WorkingTree,
+  dir: string,
+  algorithm: HashAlgorithm,
+): Promise<void> {
   if (dir === '' || (await tree.get(dir))) return;
   await ensureDirectories(tree, dir.slice(0, dir.lastIndexOf('/')), algorithm);
   await tree.put({ ...directoryEntry(dir, algorithm), uid: 0, gid: 0 });

@@ -3,7 +3,7 @@ import { BargeError } from '../error/index.js';
 import type { HashAlgorithm } from '../object/index.js';
 import { CATALOG_MARKER, directoryEntry, type ObjectWriter, type WorkingTree } from '../publish/index.js';
 import { apptainerFiles } from './apptainer-files.js';
-import { type FlattenStats, flattenImage } from './flatten-image.js';
+import { ensureDirectories, type FlattenStats, flattenImage } from './flatten-image.js';
 import { FLAT_DIR, flatRoot, type ImageName, metadataDir, relativeTarget, userPath } from './image-layout.js';
 import { type ImageState, layerChains } from './image-state.js';
 import type { ImageSource } from './layer/index.js';
@@ -53,7 +53,7 @@ export async function publishImage(
   const root = flatRoot(image.configDigest);
   const chains = layerChains(image.layers.map((l) => l.digest));
   const result: PublishedImage = { root, reused: 'none', baseLayers: 0 };
-  await ensureDirectory(tree, FLAT_DIR, algorithm);
+  await ensureDirectories(tree, FLAT_DIR, algorithm);
   await putFile(tree, writer, `${FLAT_DIR}/${CATALOG_MARKER}`, Buffer.alloc(0), 0o644, 0, algorithm);
 
   if (await tree.get(`${root}/${CATALOG_MARKER}`)) {
@@ -61,7 +61,7 @@ export async function publishImage(
   } else {
     const base = await findBase(tree, options.state, chains, root);
     if (base) {
-      await ensureDirectory(tree, parentPath(root), algorithm);
+      await ensureDirectories(tree, parentPath(root), algorithm);
       if (await tree.get(root)) await tree.remove(root);
       await tree.copySubtree(base.root, root);
       result.reused = 'base';
@@ -171,7 +171,7 @@ export async function putFile(
   mtime: number,
   algorithm: HashAlgorithm,
 ): Promise<void> {
-  await ensureDirectory(tree, parentPath(path), algorithm);
+  await ensureDirectories(tree, parentPath(path), algorithm);
   const content = await writer.ingestBuffer(data);
   const entry: Dirent = {
     ...directoryEntry(path, algorithm),
@@ -195,7 +195,7 @@ export async function putSymlink(
   algorithm: HashAlgorithm,
   mtime = 0,
 ): Promise<void> {
-  await ensureDirectory(tree, parentPath(path), algorithm);
+  await ensureDirectories(tree, parentPath(path), algorithm);
   const existing = await tree.get(path);
   if (existing && (existing.mode & S_IFMT) !== S_IFLNK) {
     throw new BargeError(
@@ -216,12 +216,6 @@ export async function putSymlink(
     mtime,
     linkcount: 1,
   });
-}
-
-async function ensureDirectory(tree: WorkingTree, dir: string, algorithm: HashAlgorithm): Promise<void> {
-  if (dir === '' || (await tree.get(dir))) return;
-  await ensureDirectory(tree, parentPath(dir), algorithm);
-  await tree.put({ ...directoryEntry(dir, algorithm), uid: 0, gid: 0 });
 }
 
 /** The image's creation time (config `created`), else 0: synthetic files stay byte-identical across runs. */
