@@ -21,6 +21,8 @@
 
 #include <node_api.h>
 
+#include "deflate.h"
+
 #ifndef __linux__
 #error "barge_posix supports Linux only: it relies on the l*xattr calls and Linux dev_t encoding"
 #endif
@@ -493,5 +495,6 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
     return NULL;
+  if (define_deflate(env, exports) != napi_ok) return NULL;
   return exports;
 }

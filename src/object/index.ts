@@ -6,7 +6,7 @@
 
 export type { ChunkSizes } from './chunker.js';
 export { DEFAULT_CHUNK_SIZES, Xor32Chunker } from './chunker.js';
-export { compress, compressSync, decompress, decompressSync } from './compress.js';
+export { compress, compressSync, decompress, decompressSync, LIBDEFLATE_LEVEL } from './compress.js';
 export type { HashAlgorithm, HashText } from './hash.js';
 export {
   ALGORITHM_FLAG,

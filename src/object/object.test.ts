@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import zlib from 'node:zlib';
 import { Catalog } from '../catalog/index.js';
+import { nativeZlibCompress } from '../posix/native-deflate.js';
 import { fixtureFile, fixtureManifest } from '../testing/fixture.js';
 import {
+  compress,
   compressSync,
   decompressSync,
   hashAlgorithm,
   hashBytes,
+  LIBDEFLATE_LEVEL,
   objectPath,
   parseObjectPath,
   Xor32Chunker,
@@ -17,6 +22,18 @@ describe('hashes and object names', () => {
     const z = compressSync(Buffer.alloc(0));
     assert.deepEqual([...z], [0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
     assert.equal(hashBytes(z, 'sha1'), 'e8ec3d88b62ebf526e4e5a4ff6162a3aa48a6b78');
+  });
+
+  it('compresses with libdeflate into zlib streams that inflate back, sync and async', async () => {
+    // The machine has libdeflate0 (.ci/run installs it): the addon must use it, not fall back.
+    assert.ok(nativeZlibCompress(Buffer.from('x'), LIBDEFLATE_LEVEL), 'libdeflate not loaded');
+    const inputs = [Buffer.from('a'), Buffer.from('barge '.repeat(50_000)), randomBytes(3 << 20)];
+    for (const data of inputs) {
+      for (const z of [compressSync(data), await compress(data)]) {
+        assert.equal(z[0], 0x78, 'zlib header');
+        assert.ok(zlib.inflateSync(z).equals(data));
+      }
+    }
   });
 
   it('appends algorithm ids and suffixes like CVMFS', () => {

@@ -13,6 +13,8 @@ export interface PosixAddon {
   major(dev: number): number;
   minor(dev: number): number;
   treeFingerprint(root: string | Uint8Array): { digest: Buffer; entries: number; newestNs: bigint };
+  /** zlib-format deflate by libdeflate (dlopen'ed); null when libdeflate is not installed. */
+  zlibCompress(data: Uint8Array, level: number): Buffer | null;
 }
 
 // Relative to this file, so the same line works from dist/posix/ and from src/posix/ (tsx).

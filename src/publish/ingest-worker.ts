@@ -7,8 +7,14 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import zlib from 'node:zlib';
-import { type ChunkSizes, type HashAlgorithm, hashBytes, objectPath, Xor32Chunker } from '../object/index.js';
+import {
+  type ChunkSizes,
+  compressSync,
+  type HashAlgorithm,
+  hashBytes,
+  objectPath,
+  Xor32Chunker,
+} from '../object/index.js';
 import { failpoint, useFailpointCounter } from './failpoint.js';
 
 /** What the pool tells each worker at start. */
@@ -54,7 +60,7 @@ let counter = 0;
 const prefix = `${process.pid}-w${Math.random().toString(36).slice(2, 8)}-`;
 
 function store(data: Buffer, suffix: '' | 'P'): { hash: string; written: number } {
-  const z = zlib.deflateSync(data, { level: 6 });
+  const z = compressSync(data);
   const hash = hashBytes(z, algorithm);
   const target = path.join(root, objectPath(hash, suffix));
   if (existsSync(target)) return { hash, written: 0 };
