@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BargeError } from '../error/index.js';
-import type { ChunkSizes, HashAlgorithm } from '../object/index.js';
+import type { ChunkSizes, HashAlgorithm, HashText } from '../object/index.js';
 import { ioError } from '../storage/index.js';
 import { failpointCounter } from './failpoint.js';
-import type { DataTask, IngestAnswer, IngestTask, IngestWorkerData } from './ingest-worker.js';
+import type { DataTask, IngestAnswer, IngestTask, IngestWorkerData, ObjectTask } from './ingest-worker.js';
 import { type IngestedContent, sourceError } from './object-writer.js';
 
 /** Files up to this size go to the pool (read whole into memory there). */
@@ -66,7 +66,15 @@ export class IngestPool {
     return this.result(await this.send((id) => ({ id, data })), what);
   }
 
-  private send(task: (id: number) => IngestTask | DataTask): Promise<IngestAnswer> {
+  /** Compresses and stores one object (a chunk) on the least busy worker; the data is copied there. */
+  async storeObject(data: Uint8Array, suffix: '' | 'P'): Promise<{ hash: HashText; bytesWritten: number }> {
+    const answer = await this.send((id) => ({ id, object: data, suffix }));
+    const r = this.result(answer, 'an object');
+    if (r.hash === null) throw new Error('ingest worker answered an object without a hash');
+    return { hash: r.hash, bytesWritten: r.bytesWritten };
+  }
+
+  private send(task: (id: number) => IngestTask | DataTask | ObjectTask): Promise<IngestAnswer> {
     const id = this.nextId++;
     let pick = 0;
     for (let i = 1; i < this.workers.length; i++) if ((this.load[i] ?? 0) < (this.load[pick] ?? 0)) pick = i;

@@ -39,6 +39,13 @@ export interface DataTask {
   data: Uint8Array;
 }
 
+/** One object (a chunk cut on the main thread) to compress and store as it is. */
+export interface ObjectTask {
+  id: number;
+  object: Uint8Array;
+  suffix: '' | 'P';
+}
+
 /** The answer for one task. */
 export type IngestAnswer =
   | {
@@ -150,9 +157,24 @@ function storeContent(id: number, data: Buffer): IngestAnswer {
   return { id, ok: true, hash: put(data, ''), chunks: [], size, sha256, objectsWritten, bytesWritten };
 }
 
-parentPort?.on('message', (task: IngestTask | DataTask) => {
-  if ('data' in task) {
+parentPort?.on('message', (task: IngestTask | DataTask | ObjectTask) => {
+  if ('data' in task || 'object' in task) {
     try {
+      if ('object' in task) {
+        const data = Buffer.from(task.object.buffer, task.object.byteOffset, task.object.byteLength);
+        const { hash, written } = store(data, task.suffix);
+        parentPort?.postMessage({
+          id: task.id,
+          ok: true,
+          hash,
+          chunks: [],
+          size: data.length,
+          sha256: new Uint8Array(0),
+          objectsWritten: written > 0 ? 1 : 0,
+          bytesWritten: written,
+        } satisfies IngestAnswer);
+        return;
+      }
       parentPort?.postMessage(
         storeContent(task.id, Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength)),
       );

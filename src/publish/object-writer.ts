@@ -52,6 +52,8 @@ export interface ExpectedStat {
 const READ_BLOCK = 4 << 20;
 /** In-memory content from this size on goes to the worker threads. */
 const POOL_DATA_MIN = 1024;
+/** Objects from this size on compress on a worker thread (chunks are megabytes). */
+const POOL_OBJECT_MIN = 256 * 1024;
 /** Files up to this size are read synchronously and stored whole. */
 const SYNC_READ_LIMIT = 4 << 20;
 
@@ -90,11 +92,21 @@ export class ObjectWriter {
     return this.options.chunkSizes ? this.options.chunkSizes.min : Number.POSITIVE_INFINITY;
   }
 
-  /** Compresses, hashes and stores one object; returns its hash text. */
-  async putObject(
-    data: Uint8Array,
-    suffix: ObjectSuffix,
-  ): Promise<{ hash: HashText; compressedSize: number }> {
+  /**
+   * Compresses, hashes and stores one object; returns its hash text. Large objects (chunks of big
+   * files) go to the worker threads when the writer has a pool: there they compress with
+   * libdeflate while the main thread goes on reading.
+   */
+  async putObject(data: Uint8Array, suffix: ObjectSuffix): Promise<{ hash: HashText }> {
+    if (this.options.pool && data.length >= POOL_OBJECT_MIN && (suffix === '' || suffix === 'P')) {
+      this.pool ??= this.options.pool();
+      const { hash, bytesWritten } = await this.pool.storeObject(data, suffix);
+      if (bytesWritten > 0) {
+        this.stats.objectsWritten++;
+        this.stats.bytesWritten += bytesWritten;
+      }
+      return { hash };
+    }
     const z = await compress(data);
     const hash = hashBytes(z, this.options.algorithm);
     if (await this.store.put(objectPath(hash, suffix), z, { ifAbsent: true })) {
@@ -102,7 +114,7 @@ export class ObjectWriter {
       this.stats.bytesWritten += z.length;
       failpoint('object');
     }
-    return { hash, compressedSize: z.length };
+    return { hash };
   }
 
   /** Ingests a whole buffer of file content. */
