@@ -38,6 +38,10 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
     async () => (await import('./images-command.js')).imagesCommand,
     'container images: add, rm, ls, sync <DUCC wishlist>',
   ],
+  token: [
+    async () => (await import('./token-command.js')).tokenCommand,
+    'bearer tokens of the user code API: create, ls, revoke',
+  ],
   serve: [
     async () => (await import('./serve-command.js')).serveCommand,
     'serve every repository over HTTP at /cvmfs/<fqrn>/',
