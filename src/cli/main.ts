@@ -42,6 +42,10 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
     async () => (await import('./token-command.js')).tokenCommand,
     'bearer tokens of the user code API: create, ls, revoke',
   ],
+  uploads: [
+    async () => (await import('./uploads-command.js')).uploadsCommand,
+    'user code: enable, ls, pin, unpin, expire',
+  ],
   serve: [
     async () => (await import('./serve-command.js')).serveCommand,
     'serve every repository over HTTP at /cvmfs/<fqrn>/',

@@ -1,27 +1,80 @@
-import { startServer } from '../server/index.js';
+import { readFileSync } from 'node:fs';
+import { BargeError } from '../error/index.js';
+import { createRouter, startServer } from '../server/index.js';
 import { type CliIo, dataDir, parse } from './cli-context.js';
 
-/** `barge serve [--listen 127.0.0.1:8080]`: every repository at /cvmfs/<fqrn>/. Runs until SIGINT/SIGTERM. */
+/** How often the server removes expired uploads (they also go in `barge uploads expire` and gc). */
+const EXPIRY_INTERVAL_MS = 3600_000;
+
+/**
+ * `barge serve [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F]`: every repository at
+ * /cvmfs/<fqrn>/, and the user code API (/pubapi/, /api/v1/) for repositories with uploads
+ * enabled. Runs until SIGINT/SIGTERM, then finishes the batches it has accepted.
+ */
 export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { values } = parse(
     argv,
-    { data: { type: 'string' }, listen: { type: 'string' } },
+    {
+      data: { type: 'string' },
+      listen: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+    },
     {
       min: 0,
       max: 0,
-      usage: 'barge serve [--listen 127.0.0.1:8080] [--data DIR]',
+      usage: 'barge serve [--listen 127.0.0.1:8080] [--tls-cert cert.pem --tls-key key.pem] [--data DIR]',
     },
   );
-  const server = await startServer({
-    dataDir: dataDir(values.data),
-    listen: values.listen ?? '127.0.0.1:8080',
-  });
-  io.out(`serving ${dataDir(values.data)}/repos at ${server.url}/cvmfs/`);
+  const dir = dataDir(values.data);
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key'])) {
+    throw new BargeError('INVALID_ARGUMENT', '--tls-cert and --tls-key go together');
+  }
+  const tls = values['tls-cert']
+    ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key'] as string) }
+    : undefined;
+  const router = createRouter({ dataDir: dir });
+  // The API loads only where some repository takes uploads: a plain stratum-0 server stays lean.
+  const { UploadService } = await import('../usercode/upload-service.js');
+  const service = await UploadService.open({ dataDir: dir });
+  let tokens: { close(): void } | undefined;
+  let expiry: NodeJS.Timeout | undefined;
+  if (service.repositories().length > 0) {
+    const { TokenStore } = await import('../usercode/token-store.js');
+    const { addUploadRoutes } = await import('../usercode/api-routes.js');
+    const store = new TokenStore(dir);
+    tokens = store;
+    addUploadRoutes(router, { service, tokens: store });
+    expiry = setInterval(() => {
+      for (const fqrn of service.repositories()) {
+        service.expire(fqrn).then(
+          ({ removed }) => {
+            if (removed.length > 0) io.out(`expired ${removed.length} upload(s) of ${fqrn}`);
+          },
+          (err) => io.err(`expiring uploads of ${fqrn} failed: ${(err as Error).message}`),
+        );
+      }
+    }, EXPIRY_INTERVAL_MS);
+    expiry.unref();
+  }
+  const server = await startServer(
+    { dataDir: dir, listen: values.listen ?? '127.0.0.1:8080', ...(tls ? { tls } : {}) },
+    router,
+  );
+  io.out(`serving ${dir}/repos at ${server.url}/cvmfs/`);
+  if (service.repositories().length > 0) {
+    io.out(
+      `user code API at ${server.url}/pubapi/ and ${server.url}/api/v1/ for ${service.repositories().join(', ')}`,
+    );
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  clearInterval(expiry);
   await server.close();
+  await service.close();
+  tokens?.close();
   return 0;
 }

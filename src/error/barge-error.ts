@@ -71,7 +71,9 @@ export type ErrorCode =
   | 'TARBALL_PATH_TOO_LONG'
   | 'TARBALL_BOMB'
   | 'TARBALL_INVALID'
-  | 'TARBALL_UNSUPPORTED_ENTRY';
+  | 'TARBALL_UNSUPPORTED_ENTRY'
+  | 'UPLOAD_DIGEST_MISMATCH'
+  | 'UPLOAD_NOT_FOUND';
 
 export interface BargeErrorOptions {
   /** What the user can do about it. */

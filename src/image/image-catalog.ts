@@ -37,6 +37,8 @@ export interface AddImageResult {
   reference: string;
   status: 'published' | 'unchanged';
   revision: number;
+  /** Bytes of new objects stored: what the image added beyond what the repository held. */
+  bytesWritten?: number;
   image?: PublishedImage;
   seconds: number;
 }
@@ -89,6 +91,7 @@ export async function addImage(
       reference,
       status: result.published ? 'published' : 'unchanged',
       revision: result.revision,
+      bytesWritten: result.bytesWritten,
       ...(image ? { image } : {}),
       seconds: (Date.now() - started) / 1000,
     };

@@ -9,6 +9,7 @@ export type { CatalogLoader } from './catalog-node.js';
 export { CatalogNode } from './catalog-node.js';
 export { commitCatalogs } from './commit-catalogs.js';
 export { failpoint } from './failpoint.js';
+export { IngestPool } from './ingest-pool.js';
 export type { InitOptions } from './init-repository.js';
 export { initRepository, resignWhitelist } from './init-repository.js';
 export type { IngestedContent, WriterStats } from './object-writer.js';
@@ -19,8 +20,13 @@ export type { ContentRef } from './publish-state.js';
 export { PublishState } from './publish-state.js';
 export type { PublishResult } from './publisher.js';
 export { Publisher } from './publisher.js';
-export type { RepositoryConfig } from './repository-config.js';
-export { parseRepositoryConfig, readRepositoryConfig } from './repository-config.js';
+export type { RepositoryConfig, UploadSettings } from './repository-config.js';
+export {
+  DEFAULT_UPLOAD_SETTINGS,
+  parseRepositoryConfig,
+  readRepositoryConfig,
+  writeRepositoryConfig,
+} from './repository-config.js';
 export { RepositoryLock } from './repository-lock.js';
 export { runPool } from './run-pool.js';
 export { CATALOG_MARKER, sameEntry, validatePath, WorkingTree } from './working-tree.js';

@@ -66,15 +66,24 @@ export class Publisher {
     private current: Manifest,
   ) {}
 
-  /** Opens repository `fqrn` of `dataDir` for writing; REPO_LOCKED if another writer is active. */
-  static async open(dataDir: string, fqrn: string, what = 'publish'): Promise<Publisher> {
+  /**
+   * Opens repository `fqrn` of `dataDir` for writing; REPO_LOCKED if another writer is active.
+   * Leftovers of a crashed writer in `data/txn` are removed, unless `keepStaging` says that this
+   * process stages objects there outside the lock (the upload service does, between batches).
+   */
+  static async open(
+    dataDir: string,
+    fqrn: string,
+    what = 'publish',
+    options: { keepStaging?: boolean } = {},
+  ): Promise<Publisher> {
     const paths = repositoryPaths(dataDir, fqrn);
     const config = await readRepositoryConfig(paths.state, fqrn);
     const lock = await RepositoryLock.acquire(paths.state, `barge ${what}`);
     try {
       const store = new FsObjectStore(paths.served, { durable: config.durable });
       const keys = await readRepositoryKeys(paths.keys, fqrn);
-      await store.clearStaging();
+      if (!options.keepStaging) await store.clearStaging();
       const manifest = parseManifest(await store.get('.cvmfspublished'));
       await recoverReflog(store, paths.state, manifest);
       return new Publisher(paths, config, store, keys, lock, new PublishState(paths.state), manifest);

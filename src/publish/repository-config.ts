@@ -16,7 +16,20 @@ export interface RepositoryConfig {
   whitelistDays: number;
   /** Flush objects to disk before swapping in a manifest. */
   durable: boolean;
+  /** User code uploads through the API (`barge uploads enable`); null: this repository takes none. */
+  uploads: UploadSettings | null;
 }
+
+/** How a repository takes user code. */
+export interface UploadSettings {
+  /** Top directory of the uploads: `/<prefix>/<group>/<hash>/` (`sw` is cvmfs-user-pub's). */
+  prefix: string;
+  /** Unused, unpinned uploads are removed after this many days without exists/update/publish. */
+  expiryDays: number;
+}
+
+/** Defaults of UploadSettings: `/user/<group>/<hash>/`, 30 days as RCDS keeps them. */
+export const DEFAULT_UPLOAD_SETTINGS: UploadSettings = { prefix: 'user', expiryDays: 30 };
 
 const FILE = 'repository.json';
 
@@ -49,6 +62,19 @@ export function parseRepositoryConfig(input: unknown, where = FILE): RepositoryC
     chunkSizes = { min: c.min as number, avg: c.avg as number, max: c.max as number };
   }
   if (o.durable !== undefined && typeof o.durable !== 'boolean') fail('durable', 'true or false');
+  let uploads: UploadSettings | null = null;
+  if (o.uploads !== undefined && o.uploads !== null) {
+    const u = o.uploads as Record<string, unknown>;
+    const prefix = u.prefix ?? DEFAULT_UPLOAD_SETTINGS.prefix;
+    if (typeof prefix !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(prefix)) {
+      fail('uploads.prefix', 'one directory name (letters, digits, . _ -)');
+    }
+    const days = u.expiryDays ?? DEFAULT_UPLOAD_SETTINGS.expiryDays;
+    if (typeof days !== 'number' || !(days > 0) || !Number.isFinite(days)) {
+      fail('uploads.expiryDays', 'a positive number of days');
+    }
+    uploads = { prefix: prefix as string, expiryDays: days as number };
+  }
   return {
     fqrn: o.fqrn as string,
     hashAlgorithm: hashAlgorithm as HashAlgorithm,
@@ -56,6 +82,7 @@ export function parseRepositoryConfig(input: unknown, where = FILE): RepositoryC
     chunkSizes,
     whitelistDays: positiveInt('whitelistDays', 30),
     durable: (o.durable as boolean | undefined) ?? true,
+    uploads,
   };
 }
 

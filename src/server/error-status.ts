@@ -53,6 +53,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   TOKEN_REVOKED: 401,
   TOKEN_NOT_FOUND: 404,
   FORBIDDEN: 403,
+  UPLOAD_DIGEST_MISMATCH: 422,
+  UPLOAD_NOT_FOUND: 404,
 };
 
 /** The HTTP status that answers `err`: its code's entry, else 500. */

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +36,8 @@ export interface ServerOptions {
    * request into a connection the server is closing.
    */
   keepAliveTimeoutMs?: number;
+  /** PEM certificate (chain) and key: serve HTTPS instead of HTTP (the upload API carries tokens). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** Options of startServer: the server's, plus where to listen. */
@@ -63,7 +66,7 @@ export function createRouter(options: ServerOptions): Router {
 /** An http.Server answering `router` (by default barge's routes), not yet listening. */
 export function createServer(options: ServerOptions, router: Router = createRouter(options)): http.Server {
   const { onRequest } = options;
-  const server = http.createServer((req, res) => {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const ctx: RequestContext = { req, res, path: requestPath(req.url ?? ''), params: {}, bytes: 0 };
     if (onRequest) {
       const started = performance.now();
@@ -83,7 +86,8 @@ export function createServer(options: ServerOptions, router: Router = createRout
       return;
     }
     void router.handle(ctx);
-  });
+  };
+  const server = options.tls ? https.createServer(options.tls, handler) : http.createServer(handler);
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 75_000;
   return server;
 }
@@ -106,7 +110,7 @@ export async function startServer(options: StartServerOptions, router?: Router):
   const address = server.address() as AddressInfo;
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
-    url: `http://${shown}:${address.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${shown}:${address.port}`,
     server,
     close: () =>
       new Promise<void>((resolve, reject) => {

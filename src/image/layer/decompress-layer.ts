@@ -3,10 +3,10 @@ import { createGunzip } from 'node:zlib';
 import { isBargeError } from '../../error/index.js';
 import { type ByteSource, toBuffer } from './byte-reader.js';
 import { layerError } from './layer-error.js';
-import { ZSTD_COMMAND, zstdDecompress } from './zstd-process.js';
+import { BZIP2_TOOL, toolDecompress, XZ_TOOL, ZSTD_COMMAND, zstdDecompress } from './zstd-process.js';
 
 /** How a layer blob is compressed. */
-export type Compression = 'gzip' | 'zstd' | 'none';
+export type Compression = 'gzip' | 'zstd' | 'bzip2' | 'xz' | 'none';
 
 /** How to decompress a layer. */
 export interface DecompressOptions {
@@ -18,13 +18,31 @@ export interface DecompressOptions {
 
 /**
  * The compression of a blob from its first bytes: gzip's magic 1f 8b (RFC 1952), zstd's frame
- * magic 28 b5 2f fd (RFC 8878); anything else is read as a plain tar, whose first header is
+ * magic 28 b5 2f fd (RFC 8878), bzip2's "BZh" and a digit, xz's fd 37 7a 58 5a 00 (the last two
+ * only in user tarballs in practice: jobsub_lite sends bzip2); anything else is read as a plain tar, whose first header is
  * checksummed, so garbage is still caught. Media types are not trusted for this: registries and
  * tools are known to label uncompressed layers `+gzip` and the reverse.
  */
 export function sniffCompression(head: Uint8Array): Compression {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  if (
+    head[0] === 0x42 &&
+    head[1] === 0x5a &&
+    head[2] === 0x68 &&
+    (head[3] ?? 0) >= 0x31 &&
+    (head[3] ?? 0) <= 0x39
+  )
+    return 'bzip2';
+  if (
+    head[0] === 0xfd &&
+    head[1] === 0x37 &&
+    head[2] === 0x7a &&
+    head[3] === 0x58 &&
+    head[4] === 0x5a &&
+    head[5] === 0
+  )
+    return 'xz';
   return 'none';
 }
 
@@ -41,7 +59,7 @@ export async function* decompressLayer(
     const head: Buffer[] = [];
     let have = 0;
     let ended = false;
-    while (have < 4) {
+    while (have < 6) {
       const next = await it.next();
       if (next.done) {
         ended = true;
@@ -62,7 +80,8 @@ export async function* decompressLayer(
     const compression = sniffCompression(first);
     if (compression === 'none') yield* rest;
     else if (compression === 'gzip') yield* gunzip(rest, options.label);
-    else yield* zstdDecompress(rest, options.label, options.zstd ?? ZSTD_COMMAND);
+    else if (compression === 'zstd') yield* zstdDecompress(rest, options.label, options.zstd ?? ZSTD_COMMAND);
+    else yield* toolDecompress(rest, options.label, compression === 'bzip2' ? BZIP2_TOOL : XZ_TOOL);
   } finally {
     await it.return?.();
   }
