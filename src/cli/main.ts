@@ -46,6 +46,10 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
     async () => (await import('./uploads-command.js')).uploadsCommand,
     'user code: enable, ls, pin, unpin, expire',
   ],
+  gc: [
+    async () => (await import('./gc-command.js')).gcCommand,
+    'retention, then delete what no kept revision reaches (--dry-run, --rebuild-ledger)',
+  ],
   serve: [
     async () => (await import('./serve-command.js')).serveCommand,
     'serve every repository over HTTP at /cvmfs/<fqrn>/',

@@ -73,7 +73,10 @@ export type ErrorCode =
   | 'TARBALL_INVALID'
   | 'TARBALL_UNSUPPORTED_ENTRY'
   | 'UPLOAD_DIGEST_MISMATCH'
-  | 'UPLOAD_NOT_FOUND';
+  | 'UPLOAD_NOT_FOUND'
+  | 'OBJECT_COLLECTED'
+  | 'LEDGER_INCOMPLETE'
+  | 'LEDGER_MISMATCH';
 
 export interface BargeErrorOptions {
   /** What the user can do about it. */

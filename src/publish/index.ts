@@ -12,6 +12,8 @@ export { failpoint } from './failpoint.js';
 export { IngestPool } from './ingest-pool.js';
 export type { InitOptions } from './init-repository.js';
 export { initRepository, resignWhitelist } from './init-repository.js';
+export type { GcRun, LedgerCatalog, LedgerRevision } from './ledger.js';
+export { Ledger } from './ledger.js';
 export type { IngestedContent, WriterStats } from './object-writer.js';
 export { ObjectWriter, sourceError } from './object-writer.js';
 export type { DirectoryPublishStats, PublishProgress } from './publish-directory.js';
@@ -20,8 +22,9 @@ export type { ContentRef } from './publish-state.js';
 export { PublishState } from './publish-state.js';
 export type { PublishResult } from './publisher.js';
 export { Publisher } from './publisher.js';
-export type { RepositoryConfig, UploadSettings } from './repository-config.js';
+export type { RepositoryConfig, RetentionPolicy, UploadSettings } from './repository-config.js';
 export {
+  DEFAULT_RETENTION,
   DEFAULT_UPLOAD_SETTINGS,
   parseRepositoryConfig,
   readRepositoryConfig,

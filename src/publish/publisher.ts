@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Catalog, S_IFMT, S_IFREG } from '../catalog/index.js';
 import { BargeError, errnoCode } from '../error/index.js';
-import { HistoryDb, ReflogDb } from '../history/index.js';
+import { HistoryDb, type ReferenceType, ReflogDb } from '../history/index.js';
 import {
   type Manifest,
   parseManifest,
@@ -18,6 +18,7 @@ import type { CatalogLoader } from './catalog-node.js';
 import { commitCatalogs } from './commit-catalogs.js';
 import { failpoint } from './failpoint.js';
 import { IngestPool } from './ingest-pool.js';
+import { Ledger, type LedgerCatalog } from './ledger.js';
 import { ObjectWriter, sourceError } from './object-writer.js';
 import {
   type DirectoryPublishStats,
@@ -64,7 +65,11 @@ export class Publisher {
     private readonly lock: RepositoryLock,
     readonly state: PublishState,
     private current: Manifest,
-  ) {}
+    /** The gc ledger: what each revision and catalog references (src/publish/ledger.ts). */
+    readonly ledger: Ledger = Ledger.open(paths.state),
+  ) {
+    reconcileLedger(this.ledger, current);
+  }
 
   /**
    * Opens repository `fqrn` of `dataDir` for writing; REPO_LOCKED if another writer is active.
@@ -261,6 +266,7 @@ export class Publisher {
         size: committed.rootSize,
       }),
     );
+    await this.recordInLedger(committed, history, now);
     await this.swapManifest({
       ...this.current,
       rootHash: committed.rootHash,
@@ -270,6 +276,7 @@ export class Publisher {
       history,
       timestamp: now,
     });
+    this.ledger.markCommitted(committed.revision);
     this.state.record(statRecords, writer.newContents, nowNs());
     return {
       published: true,
@@ -298,11 +305,7 @@ export class Publisher {
       }
       h.addTag({ name, description, ...target });
     });
-    await this.swapManifest({
-      ...this.current,
-      history,
-      timestamp: Math.max(Math.floor(Date.now() / 1000), this.current.timestamp + 1),
-    });
+    await this.swapHistory(history);
   }
 
   /** Removes a named tag. */
@@ -315,11 +318,7 @@ export class Publisher {
           hint: "list tags with 'barge tags'",
         });
     });
-    await this.swapManifest({
-      ...this.current,
-      history,
-      timestamp: Math.max(Math.floor(Date.now() / 1000), this.current.timestamp + 1),
-    });
+    await this.swapHistory(history);
   }
 
   /** Releases the lock and the state database. */
@@ -327,6 +326,7 @@ export class Publisher {
     if (this.closed) return;
     this.closed = true;
     this.state.close();
+    this.ledger.close();
     await this.lock.release();
   }
 
@@ -347,6 +347,87 @@ export class Publisher {
     } finally {
       root.close();
     }
+  }
+
+  /**
+   * Removes from the reflog what gc is about to delete (cvmfs_server gc removes both together) and
+   * re-signs the current manifest with the new reflog hash; the revision stays the same.
+   * Returns how many references went.
+   */
+  async pruneReflog(gone: (hash: HashText, type: ReferenceType) => boolean): Promise<number> {
+    this.assertOpen();
+    const bytes = await this.store.get('.cvmfsreflog').catch(() => undefined);
+    if (!bytes) return 0;
+    const reflog = ReflogDb.open(bytes);
+    let count: number;
+    try {
+      count = reflog.list().filter((r) => gone(r.hash, r.type)).length;
+    } finally {
+      reflog.close();
+    }
+    if (count === 0) return 0;
+    const timestamp = Math.max(Math.floor(Date.now() / 1000), this.current.timestamp + 1);
+    await this.swapManifest({ ...this.current, timestamp }, gone);
+    return count;
+  }
+
+  /** A new history object for the current revision (a tag added or removed). */
+  private async swapHistory(history: HashText): Promise<void> {
+    const timestamp = Math.max(Math.floor(Date.now() / 1000), this.current.timestamp + 1);
+    this.ledger.setHistory(this.current.revision, objectPath(history, 'H'), timestamp);
+    await this.swapManifest({ ...this.current, history, timestamp });
+  }
+
+  /**
+   * Writes what the new revision references into the ledger (pending until the manifest is
+   * swapped in), reading each new catalog once. An object a new catalog names that no live
+   * catalog held before must still exist: a gc may have collected it after this writer reused
+   * it (uploads are staged outside the lock). Then nothing is published: OBJECT_COLLECTED, and
+   * the retry writes the object again.
+   */
+  private async recordInLedger(
+    committed: { rootHash: HashText; revision: number; written: { mountpoint: string; hash: HashText }[] },
+    history: HashText,
+    now: number,
+  ): Promise<void> {
+    const catalogs: LedgerCatalog[] = [];
+    for (const w of committed.written) {
+      const catalog = await this.loadCatalog(w.hash, w.mountpoint);
+      try {
+        catalogs.push({
+          key: objectPath(w.hash, 'C'),
+          mountpoint: w.mountpoint,
+          objects: [...new Set(catalog.contentHashes().map((c) => objectPath(c.hash, c.suffix)))],
+          children: catalog.nestedCatalogs().map((n) => objectPath(n.hash, 'C')),
+        });
+      } finally {
+        catalog.close();
+      }
+    }
+    const unknown = new Set<string>();
+    for (const c of catalogs) for (const o of c.objects) if (!this.ledger.isLive(o)) unknown.add(o);
+    for (const key of unknown) {
+      if (!(await this.store.has(key))) {
+        throw new BargeError(
+          'OBJECT_COLLECTED',
+          `object ${key} was garbage-collected while this publish used it`,
+          {
+            hint: 'retry: the next attempt writes it again (nothing was published)',
+          },
+        );
+      }
+    }
+    this.ledger.recordRevision(
+      {
+        revision: committed.revision,
+        root: committed.rootHash,
+        timestamp: now,
+        history: objectPath(history, 'H'),
+        certificate: objectPath(this.current.certificate, 'X'),
+      },
+      catalogs,
+    );
+    failpoint('ledger');
   }
 
   /** Applies `edit` to the history database and stores it as a new H object. */
@@ -371,7 +452,10 @@ export class Publisher {
    * into place (the commit point), then the reflog. A crash between the two renames is repaired
    * by the next open from the pending copy.
    */
-  private async swapManifest(next: Manifest): Promise<void> {
+  private async swapManifest(
+    next: Manifest,
+    prune?: (hash: HashText, type: ReferenceType) => boolean,
+  ): Promise<void> {
     const reflogBytes = await this.store.get('.cvmfsreflog').catch((err) => {
       if ((err as BargeError).code === 'OBJECT_NOT_FOUND') return undefined;
       throw err;
@@ -379,6 +463,7 @@ export class Publisher {
     const reflog = reflogBytes ? ReflogDb.open(reflogBytes) : ReflogDb.create(this.paths.fqrn);
     let newReflog: Buffer;
     try {
+      if (prune) for (const r of reflog.list()) if (prune(r.hash, r.type)) reflog.remove(r.hash, r.type);
       reflog.add(next.rootHash, 'catalog', next.timestamp);
       reflog.add(next.certificate, 'certificate', next.timestamp);
       if (next.history) reflog.add(next.history, 'history', next.timestamp);
@@ -406,6 +491,23 @@ export class Publisher {
   private assertOpen(): void {
     if (this.closed) throw new BargeError('INVALID_ARGUMENT', 'this publisher is closed');
   }
+}
+
+/**
+ * Brings the ledger in line with the served manifest: a pending revision that is the manifest's is
+ * committed; any other pending one (its writer died before the swap) is dropped, so gc can collect
+ * what only it referenced. A repository without a ledger row yet (created before the ledger, or
+ * by cvmfs_server) leaves the ledger incomplete until `barge gc --rebuild-ledger`.
+ */
+function reconcileLedger(ledger: Ledger, manifest: Manifest): void {
+  const stale: number[] = [];
+  for (const r of ledger.revisions(['pending'])) {
+    if (r.revision === manifest.revision && r.root === manifest.rootHash) ledger.markCommitted(r.revision);
+    else stale.push(r.revision);
+  }
+  if (stale.length > 0) ledger.dropRevisions(stale);
+  if (ledger.meta('complete') === undefined)
+    ledger.setMeta('complete', manifest.revision === 0 ? 'yes' : 'no');
 }
 
 /**

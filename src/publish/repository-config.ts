@@ -18,7 +18,20 @@ export interface RepositoryConfig {
   durable: boolean;
   /** User code uploads through the API (`barge uploads enable`); null: this repository takes none. */
   uploads: UploadSettings | null;
+  /** Which revisions gc keeps. */
+  retention: RetentionPolicy;
 }
+
+/** How long revisions are kept (clients still on an older revision keep working). */
+export interface RetentionPolicy {
+  /** Keep the newest N revisions. */
+  revisions: number;
+  /** And every revision younger than this many days. */
+  days: number;
+}
+
+/** Keep the newest 5 and everything younger than 3 days (cvmfs_server's auto-gc timespan). */
+export const DEFAULT_RETENTION: RetentionPolicy = { revisions: 5, days: 3 };
 
 /** How a repository takes user code. */
 export interface UploadSettings {
@@ -75,6 +88,12 @@ export function parseRepositoryConfig(input: unknown, where = FILE): RepositoryC
     }
     uploads = { prefix: prefix as string, expiryDays: days as number };
   }
+  const r = (o.retention ?? {}) as Record<string, unknown>;
+  const keepRevisions = r.revisions ?? DEFAULT_RETENTION.revisions;
+  const keepDays = r.days ?? DEFAULT_RETENTION.days;
+  if (!Number.isSafeInteger(keepRevisions) || (keepRevisions as number) < 1)
+    fail('retention.revisions', 'an integer ≥ 1');
+  if (typeof keepDays !== 'number' || !(keepDays >= 0)) fail('retention.days', 'a number of days ≥ 0');
   return {
     fqrn: o.fqrn as string,
     hashAlgorithm: hashAlgorithm as HashAlgorithm,
@@ -83,6 +102,7 @@ export function parseRepositoryConfig(input: unknown, where = FILE): RepositoryC
     whitelistDays: positiveInt('whitelistDays', 30),
     durable: (o.durable as boolean | undefined) ?? true,
     uploads,
+    retention: { revisions: keepRevisions as number, days: keepDays as number },
   };
 }
 

@@ -55,6 +55,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   FORBIDDEN: 403,
   UPLOAD_DIGEST_MISMATCH: 422,
   UPLOAD_NOT_FOUND: 404,
+  OBJECT_COLLECTED: 503,
+  LEDGER_INCOMPLETE: 409,
+  LEDGER_MISMATCH: 409,
 };
 
 /** The HTTP status that answers `err`: its code's entry, else 500. */
