@@ -76,7 +76,11 @@ export type ErrorCode =
   | 'UPLOAD_NOT_FOUND'
   | 'OBJECT_COLLECTED'
   | 'LEDGER_INCOMPLETE'
-  | 'LEDGER_MISMATCH';
+  | 'LEDGER_MISMATCH'
+  | 'STORAGE_UNAVAILABLE'
+  | 'STORAGE_DENIED'
+  | 'STORAGE_BUCKET_NOT_FOUND'
+  | 'STORAGE_PROTOCOL_ERROR';
 
 export interface BargeErrorOptions {
   /** What the user can do about it. */
