@@ -80,7 +80,9 @@ export type ErrorCode =
   | 'STORAGE_UNAVAILABLE'
   | 'STORAGE_DENIED'
   | 'STORAGE_BUCKET_NOT_FOUND'
-  | 'STORAGE_PROTOCOL_ERROR';
+  | 'STORAGE_PROTOCOL_ERROR'
+  | 'RUNTIME_NOT_FOUND'
+  | 'RUNTIME_FAILED';
 
 export interface BargeErrorOptions {
   /** What the user can do about it. */

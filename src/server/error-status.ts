@@ -58,6 +58,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   OBJECT_COLLECTED: 503,
   LEDGER_INCOMPLETE: 409,
   LEDGER_MISMATCH: 409,
+  RUNTIME_NOT_FOUND: 503,
 };
 
 /** The HTTP status that answers `err`: its code's entry, else 500. */
