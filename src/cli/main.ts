@@ -54,6 +54,10 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
     async () => (await import('./serve-command.js')).serveCommand,
     'serve every repository over HTTP at /cvmfs/<fqrn>/',
   ],
+  site: [
+    async () => (await import('./site-command.js')).siteCommand,
+    'worker nodes: check against the container baseline; run a command in an image',
+  ],
 };
 
 const HELP = [
