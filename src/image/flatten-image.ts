@@ -79,19 +79,30 @@ export async function flattenImage(image: ImageSource, options: FlattenOptions):
     await tree.put({ ...directoryEntry(root, options.algorithm), uid: 0, gid: 0 });
     symlinks = new SymlinkTracker();
   }
+  const { writer } = options;
   for (const [index, layer] of image.layers.entries()) {
     if (index < skip) continue;
     const ops: Op[] = [];
+    const puts = new Map<string, Extract<Op, { kind: 'put' }>>();
     const pending: Promise<unknown>[] = [];
     const blob = await layer.open();
     for await (const e of readLayer(blob, { digest: layer.digest, symlinks })) {
       stats.entries++;
-      const op = await toOp(e, options, stats, ops);
-      if (op.kind === 'put' && op.content) {
-        // Keep compression off the reading path, bounded; failures surface when applied.
-        op.content.catch(() => {});
-        pending.push(op.content);
-        if (pending.length > (options.inFlight ?? 32)) await pending.shift()?.catch(() => {});
+      const op = await toOp(e, options, stats, puts);
+      if (op.kind === 'put') {
+        puts.set(op.entry.path, op);
+        if (op.content) {
+          // Keep compression off the reading path, bounded; failures surface when applied.
+          op.content.catch(() => {});
+          if (writer.pooled) {
+            // Worker threads: bounded by the bytes they have not stored yet.
+            const wait = writer.ready();
+            if (wait) await wait;
+          } else {
+            pending.push(op.content);
+            if (pending.length > (options.inFlight ?? 32)) await pending.shift()?.catch(() => {});
+          }
+        }
       }
       ops.push(op);
     }
@@ -108,7 +119,12 @@ export async function flattenImage(image: ImageSource, options: FlattenOptions):
   return stats;
 }
 
-async function toOp(e: LayerEntry, options: FlattenOptions, stats: FlattenStats, ops: Op[]): Promise<Op> {
+async function toOp(
+  e: LayerEntry,
+  options: FlattenOptions,
+  stats: FlattenStats,
+  puts: ReadonlyMap<string, Extract<Op, { kind: 'put' }>>,
+): Promise<Op> {
   const path = e.path === '' ? options.root : `${options.root}/${e.path}`;
   if (e.type === 'whiteout') {
     stats.whiteouts++;
@@ -118,10 +134,7 @@ async function toOp(e: LayerEntry, options: FlattenOptions, stats: FlattenStats,
   const entry = direntOf(e, path, options.algorithm, stats);
   if (e.type === 'hardlink') {
     // The target is an earlier entry of this layer (readLayer checks): the same content and metadata.
-    const targetPath = `${options.root}/${e.linkname}`;
-    const target = [...ops]
-      .reverse()
-      .find((o): o is Extract<Op, { kind: 'put' }> => o.kind === 'put' && o.entry.path === targetPath);
+    const target = puts.get(`${options.root}/${e.linkname}`);
     if (target)
       return {
         kind: 'put',
@@ -137,12 +150,12 @@ async function toOp(e: LayerEntry, options: FlattenOptions, stats: FlattenStats,
   if (e.size <= Math.min(options.writer.wholeObjectLimit, 4 << 20)) {
     const parts: Buffer[] = [];
     for await (const b of e.content) parts.push(b);
-    const data = Buffer.concat(parts);
-    return { kind: 'put', entry, content: options.writer.ingestBuffer(data) };
+    return { kind: 'put', entry, content: options.writer.ingestParts(parts, e.size) };
   }
-  // Large content streams through the chunker while the layer is read.
-  const content = await options.writer.ingestStream(e.content, e.size, `${path} in layer ${options.root}`);
-  return { kind: 'put', entry, content: Promise.resolve(content) };
+  // Large content streams through the chunker while the layer is read; its last chunks may
+  // still compress when the next entry is read.
+  const { content } = await options.writer.startStream(e.content, e.size, `${path} in layer ${options.root}`);
+  return { kind: 'put', entry, content };
 }
 
 async function applyLayer(

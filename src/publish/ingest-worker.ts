@@ -39,6 +39,18 @@ export interface DataTask {
   data: Uint8Array;
 }
 
+/**
+ * Many contents already in memory (the files of a layer, an upload), back to back in one buffer
+ * that is transferred, not copied: one message per batch instead of one per file. Their SHA-256
+ * is known to the sender, so it is not computed again.
+ */
+export interface BatchTask {
+  id: number;
+  batch: Uint8Array;
+  /** Byte lengths of the contents, in the order they lie in `batch`. */
+  sizes: number[];
+}
+
 /** One object (a chunk cut on the main thread) to compress and store as it is. */
 export interface ObjectTask {
   id: number;
@@ -46,19 +58,28 @@ export interface ObjectTask {
   suffix: '' | 'P';
 }
 
+/** What storing one content produced. */
+export interface StoredContent {
+  hash: string | null;
+  chunks: { offset: number; size: number; hash: string }[];
+  size: number;
+  objectsWritten: number;
+  bytesWritten: number;
+}
+
+/** A failure, as the pool turns it into a BargeError. */
+export interface IngestFailure {
+  ok: false;
+  errno?: string;
+  kind: 'changed' | 'unreadable';
+  message: string;
+}
+
 /** The answer for one task. */
 export type IngestAnswer =
-  | {
-      id: number;
-      ok: true;
-      hash: string | null;
-      chunks: { offset: number; size: number; hash: string }[];
-      size: number;
-      sha256: Uint8Array;
-      objectsWritten: number;
-      bytesWritten: number;
-    }
-  | { id: number; ok: false; errno?: string; kind: 'changed' | 'unreadable'; message: string };
+  | ({ id: number; ok: true; sha256: Uint8Array } & StoredContent)
+  | { id: number; ok: true; batch: (({ ok: true } & StoredContent) | IngestFailure)[] }
+  | ({ id: number } & IngestFailure);
 
 const { root, algorithm, chunkSizes, failpoints } = workerData as IngestWorkerData;
 useFailpointCounter(failpoints);
@@ -131,8 +152,13 @@ function ingest(task: IngestTask): IngestAnswer {
 
 /** Hashes, chunks, compresses and stores content already in memory (a file, or a layer entry). */
 function storeContent(id: number, data: Buffer): IngestAnswer {
-  const size = data.length;
   const sha256 = createHash('sha256').update(data).digest();
+  return { id, ok: true, sha256, ...storeBytes(data) };
+}
+
+/** Chunks, compresses and stores content whose SHA-256 the caller has. */
+function storeBytes(data: Buffer): StoredContent {
+  const size = data.length;
   let objectsWritten = 0;
   let bytesWritten = 0;
   const put = (part: Buffer, suffix: '' | 'P') => {
@@ -151,42 +177,56 @@ function storeContent(id: number, data: Buffer): IngestAnswer {
         const end = bounds[i + 1] as number;
         return { offset: start, size: end - start, hash: put(data.subarray(start, end), 'P') };
       });
-      return { id, ok: true, hash: null, chunks, size, sha256, objectsWritten, bytesWritten };
+      return { hash: null, chunks, size, objectsWritten, bytesWritten };
     }
   }
-  return { id, ok: true, hash: put(data, ''), chunks: [], size, sha256, objectsWritten, bytesWritten };
+  return { hash: put(data, ''), chunks: [], size, objectsWritten, bytesWritten };
 }
 
-parentPort?.on('message', (task: IngestTask | DataTask | ObjectTask) => {
-  if ('data' in task || 'object' in task) {
+function failure(err: unknown): IngestFailure {
+  const errno = (err as { code?: string }).code;
+  return { ok: false, ...(errno ? { errno } : {}), kind: 'unreadable', message: (err as Error).message };
+}
+
+/** Stores each content of a batch; one failing (a full disk) does not hide the others' results. */
+function storeBatch(task: BatchTask): IngestAnswer {
+  const { batch } = task;
+  let offset = batch.byteOffset;
+  const results = task.sizes.map((size) => {
+    const data = Buffer.from(batch.buffer, offset, size);
+    offset += size;
     try {
-      if ('object' in task) {
-        const data = Buffer.from(task.object.buffer, task.object.byteOffset, task.object.byteLength);
-        const { hash, written } = store(data, task.suffix);
-        parentPort?.postMessage({
-          id: task.id,
-          ok: true,
-          hash,
-          chunks: [],
-          size: data.length,
-          sha256: new Uint8Array(0),
-          objectsWritten: written > 0 ? 1 : 0,
-          bytesWritten: written,
-        } satisfies IngestAnswer);
-        return;
-      }
-      parentPort?.postMessage(
-        storeContent(task.id, Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength)),
-      );
+      return { ok: true as const, ...storeBytes(data) };
     } catch (err) {
-      const errno = (err as { code?: string }).code;
-      parentPort?.postMessage({
-        id: task.id,
-        ok: false,
-        ...(errno ? { errno } : {}),
-        kind: 'unreadable',
-        message: (err as Error).message,
-      });
+      return failure(err);
     }
-  } else parentPort?.postMessage(ingest(task));
+  });
+  return { id: task.id, ok: true, batch: results };
+}
+
+function handle(task: IngestTask | DataTask | BatchTask | ObjectTask): IngestAnswer {
+  if ('file' in task) return ingest(task);
+  try {
+    if ('batch' in task) return storeBatch(task);
+    if ('data' in task)
+      return storeContent(task.id, Buffer.from(task.data.buffer, task.data.byteOffset, task.data.byteLength));
+    const data = Buffer.from(task.object.buffer, task.object.byteOffset, task.object.byteLength);
+    const { hash, written } = store(data, task.suffix);
+    return {
+      id: task.id,
+      ok: true,
+      hash,
+      chunks: [],
+      size: data.length,
+      sha256: new Uint8Array(0),
+      objectsWritten: written > 0 ? 1 : 0,
+      bytesWritten: written,
+    };
+  } catch (err) {
+    return { id: task.id, ...failure(err) };
+  }
+}
+
+parentPort?.on('message', (task: IngestTask | DataTask | BatchTask | ObjectTask) => {
+  parentPort?.postMessage(handle(task));
 });

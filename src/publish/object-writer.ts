@@ -50,8 +50,11 @@ export interface ExpectedStat {
 }
 
 const READ_BLOCK = 4 << 20;
-/** In-memory content from this size on goes to the worker threads. */
-const POOL_DATA_MIN = 1024;
+/**
+ * Content handed to the worker threads and not stored yet, at most: readers wait (ready()) above
+ * it. Four maximal chunks: enough to keep every worker busy while the next chunk is read.
+ */
+const IN_FLIGHT_BYTES = 64 << 20;
 /** Objects from this size on compress on a worker thread (chunks are megabytes). */
 const POOL_OBJECT_MIN = 256 * 1024;
 /** Files up to this size are read synchronously and stored whole. */
@@ -97,10 +100,14 @@ export class ObjectWriter {
    * files) go to the worker threads when the writer has a pool: there they compress with
    * libdeflate while the main thread goes on reading.
    */
-  async putObject(data: Uint8Array, suffix: ObjectSuffix): Promise<{ hash: HashText }> {
+  async putObject(
+    data: Uint8Array,
+    suffix: ObjectSuffix,
+    options: { transfer?: boolean } = {},
+  ): Promise<{ hash: HashText }> {
     if (this.options.pool && data.length >= POOL_OBJECT_MIN && (suffix === '' || suffix === 'P')) {
       this.pool ??= this.options.pool();
-      const { hash, bytesWritten } = await this.pool.storeObject(data, suffix);
+      const { hash, bytesWritten } = await this.pool.storeObject(data, suffix, options);
       if (bytesWritten > 0) {
         this.stats.objectsWritten++;
         this.stats.bytesWritten += bytesWritten;
@@ -118,40 +125,66 @@ export class ObjectWriter {
   }
 
   /** Ingests a whole buffer of file content. */
-  async ingestBuffer(data: Buffer): Promise<IngestedContent> {
-    const sha256 = createHash('sha256').update(data).digest();
-    const content = await this.dedup(sha256, async () => {
-      // Content from a layer or upload compresses on the worker threads too (the main thread
-      // reads and parses the stream meanwhile); tiny objects are not worth the message.
-      if (this.options.pool && data.length >= POOL_DATA_MIN) {
-        this.pool ??= this.options.pool();
-        const { objectsWritten, bytesWritten, hash, chunks, size } = await this.pool.ingestData(
-          data,
-          'content',
+  ingestBuffer(data: Buffer): Promise<IngestedContent> {
+    return this.ingestParts([data], data.length);
+  }
+
+  /**
+   * Ingests content given as parts (views of a stream's buffers are fine: they are copied or
+   * hashed before this returns, unless a content-cache hit must first be checked against the
+   * store). With worker threads, the parts are copied into the pool's next batch: the main
+   * thread only hashes (SHA-256, for deduplication) and copies.
+   */
+  ingestParts(parts: readonly Buffer[], size: number): Promise<IngestedContent> {
+    const hasher = createHash('sha256');
+    for (const p of parts) hasher.update(p);
+    const sha256 = hasher.digest();
+    return this.dedup(sha256, () => this.storeParts(parts, size)).then((c) => ({ ...c, sha256 }));
+  }
+
+  /** Whether content goes to worker threads (then readers should await ready()). */
+  get pooled(): boolean {
+    return this.options.pool !== undefined;
+  }
+
+  /**
+   * Undefined while the writer can take more content; else a promise that resolves once the
+   * worker threads have caught up (at most IN_FLIGHT_BYTES handed over and not yet stored).
+   */
+  ready(): Promise<void> | undefined {
+    return this.pool?.ready(IN_FLIGHT_BYTES);
+  }
+
+  private storeParts(parts: readonly Buffer[], size: number): Promise<ContentRef> {
+    if (this.options.pool) {
+      this.pool ??= this.options.pool();
+      return this.pool.storeContent(parts, size).then((r) => {
+        this.stats.objectsWritten += r.objectsWritten;
+        this.stats.bytesWritten += r.bytesWritten;
+        return { hash: r.hash, chunks: r.chunks, size: r.size };
+      });
+    }
+    return this.storeBuffer(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size));
+  }
+
+  private async storeBuffer(data: Buffer): Promise<ContentRef> {
+    if (this.options.chunkSizes && data.length > this.options.chunkSizes.min) {
+      const chunker = new Xor32Chunker(this.options.chunkSizes);
+      const cuts = chunker.feed(data);
+      if (cuts.length > 0) {
+        const bounds = [0, ...cuts, data.length];
+        const chunks = await Promise.all(
+          bounds.slice(0, -1).map(async (start, i) => {
+            const end = bounds[i + 1] as number;
+            const { hash } = await this.putObject(data.subarray(start, end), 'P');
+            return { offset: start, size: end - start, hash } satisfies Chunk;
+          }),
         );
-        this.stats.objectsWritten += objectsWritten;
-        this.stats.bytesWritten += bytesWritten;
-        return { hash, chunks, size };
+        return { hash: null, chunks, size: data.length };
       }
-      if (this.options.chunkSizes && data.length > this.options.chunkSizes.min) {
-        const chunker = new Xor32Chunker(this.options.chunkSizes);
-        const cuts = chunker.feed(data);
-        if (cuts.length > 0) {
-          const bounds = [0, ...cuts, data.length];
-          const chunks = await Promise.all(
-            bounds.slice(0, -1).map(async (start, i) => {
-              const end = bounds[i + 1] as number;
-              const { hash } = await this.putObject(data.subarray(start, end), 'P');
-              return { offset: start, size: end - start, hash } satisfies Chunk;
-            }),
-          );
-          return { hash: null, chunks, size: data.length };
-        }
-      }
-      const { hash } = await this.putObject(data, '');
-      return { hash, chunks: [], size: data.length };
-    });
-    return { ...content, sha256 };
+    }
+    const { hash } = await this.putObject(data, '');
+    return { hash, chunks: [], size: data.length };
   }
 
   /**
@@ -257,6 +290,21 @@ export class ObjectWriter {
    * through the chunker block by block. A stream that ends early or runs long is SOURCE_CHANGED.
    */
   async ingestStream(blocks: AsyncIterable<Buffer>, size: number, what: string): Promise<IngestedContent> {
+    return (await this.startStream(blocks, size, what)).content;
+  }
+
+  /**
+   * ingestStream that returns as soon as the stream has been read: `content` resolves when its
+   * objects are stored. A tar reader goes on to the next entry while the last chunks of a large
+   * file still compress (waiting for them left a core idle for each large file: 7 of 18 s of the
+   * base image in bench/images). Memory stays bounded: reading waits while the workers lag.
+   * (Wrapped: an async function cannot return a pending promise.)
+   */
+  async startStream(
+    blocks: AsyncIterable<Buffer>,
+    size: number,
+    what: string,
+  ): Promise<{ content: Promise<IngestedContent> }> {
     if (!this.options.chunkSizes || size <= this.options.chunkSizes.min) {
       const parts: Buffer[] = [];
       let got = 0;
@@ -265,17 +313,33 @@ export class ObjectWriter {
         got += b.length;
       }
       if (got !== size) throw changed(what, `it has ${got} bytes, ${size} were announced`);
-      return this.ingestBuffer(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, got));
+      return { content: this.ingestParts(parts, got) };
     }
-    return this.ingestChunked(blocks, size, what);
+    return this.readChunked(blocks, size, what);
   }
 
-  /** Streams large content through the chunker; at most a few chunks are in memory at once. */
+  /**
+   * Ingests a source file larger than what is read at once: streams it through the chunker and
+   * waits for its objects.
+   */
   private async ingestChunked(
     blocks: AsyncIterable<Buffer>,
     size: number,
     what: string,
   ): Promise<IngestedContent> {
+    return (await this.readChunked(blocks, size, what)).content;
+  }
+
+  /**
+   * Streams large content through the chunker, handing each chunk over as it is cut; resolves
+   * once the stream is read, to the stored content's promise. At most a few chunks are in memory
+   * at once.
+   */
+  private async readChunked(
+    blocks: AsyncIterable<Buffer>,
+    size: number,
+    what: string,
+  ): Promise<{ content: Promise<IngestedContent> }> {
     const sizes = this.options.chunkSizes ?? DEFAULT_CHUNK_SIZES;
     const chunker = new Xor32Chunker(sizes);
     const sha = createHash('sha256');
@@ -284,9 +348,17 @@ export class ObjectWriter {
     let partStart = 0;
     let pos = 0;
     const emit = (end: number): void => {
-      const data = Buffer.concat(parts);
       const offset = partStart;
-      pending.push(this.putObject(data, 'P').then(({ hash }) => ({ offset, size: end - offset, hash })));
+      // A fresh buffer of its own: handed to a worker thread, not copied again.
+      const data = Buffer.concat(parts, end - offset);
+      const stored = this.putObject(data, 'P', { transfer: true }).then(({ hash }) => ({
+        offset,
+        size: end - offset,
+        hash,
+      }));
+      // Failures surface when the content is awaited; until then they must not count as unhandled.
+      stored.catch(() => {});
+      pending.push(stored);
       parts = [];
       partStart = end;
     };
@@ -298,8 +370,10 @@ export class ObjectWriter {
         parts.push(data.subarray(consumed, cut - pos));
         consumed = cut - pos;
         emit(cut);
-        // Bound memory: wait for older chunks while more than two are compressing.
-        if (pending.length > 2) await pending[pending.length - 3];
+        // Bound memory: with worker threads, by the bytes they have not stored yet; without,
+        // wait for older chunks while more than two are compressing.
+        if (this.pool) await this.ready();
+        else if (pending.length > 2) await pending[pending.length - 3];
       }
       parts.push(data.subarray(consumed));
       pos += data.length;
@@ -308,19 +382,20 @@ export class ObjectWriter {
     const sha256 = sha.digest();
     if (pending.length === 0) {
       // A sole piece is stored as a whole-file object (cvmfs IsSolePiece).
-      const content = await this.dedup(sha256, async () => {
-        const { hash } = await this.putObject(Buffer.concat(parts), '');
+      const data = Buffer.concat(parts, size);
+      const content = this.dedup(sha256, async () => {
+        const { hash } = await this.putObject(data, '', { transfer: true });
         return { hash, chunks: [], size };
       });
-      return { ...content, sha256 };
+      return { content: content.then((c) => ({ ...c, sha256 })) };
     }
     emit(size);
-    const content = await this.dedup(sha256, async () => ({
+    const content = this.dedup(sha256, async () => ({
       hash: null,
       chunks: await Promise.all(pending),
       size,
     }));
-    return { ...content, sha256 };
+    return { content: content.then((c) => ({ ...c, sha256 })) };
   }
 
   /** Runs `produce` once per distinct content; later callers share the result. */
