@@ -15,7 +15,10 @@ const SUITE = {
 // The worked examples of the S3 API Reference, "Signature calculations for the Authorization
 // header: Transferring payload in a single chunk" (note the secret differs from the suite's).
 const S3_DOCS = {
-  credentials: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+  credentials: {
+    accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+    secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  },
   scope: { region: 'us-east-1', service: 's3' },
   date: '20130524T000000Z',
 };
@@ -35,7 +38,12 @@ describe('AWS Signature Version 4', () => {
       { Param2: 'value2', Param1: 'value1' },
       'b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500',
     ],
-    ['get-utf8', `/${uriEncode('ሴ')}`, {}, '8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85'],
+    [
+      'get-utf8',
+      `/${uriEncode('ሴ')}`,
+      {},
+      '8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85',
+    ],
   ];
   for (const [name, path, query, signature] of suite) {
     it(`matches the test suite's ${name}`, () => {
@@ -93,7 +101,13 @@ describe('AWS Signature Version 4', () => {
 
   it('matches the S3 example GET Bucket Lifecycle (a bare query name)', () => {
     const r = signV4(
-      { method: 'GET', path: '/', query: { lifecycle: '' }, headers: s3Headers(EMPTY_SHA256), payloadHash: EMPTY_SHA256 },
+      {
+        method: 'GET',
+        path: '/',
+        query: { lifecycle: '' },
+        headers: s3Headers(EMPTY_SHA256),
+        payloadHash: EMPTY_SHA256,
+      },
       S3_DOCS.credentials,
       S3_DOCS.scope,
       S3_DOCS.date,
@@ -127,7 +141,10 @@ describe('AWS Signature Version 4', () => {
       ['ключ', false, '%D0%BA%D0%BB%D1%8E%D1%87'],
     ];
     for (const [text, keepSlash, want] of cases) assert.equal(uriEncode(text, keepSlash), want, text);
-    assert.equal(canonicalQuery({ 'list-type': '2', prefix: 'r/data/', delete: '' }), 'delete=&list-type=2&prefix=r%2Fdata%2F');
+    assert.equal(
+      canonicalQuery({ 'list-type': '2', prefix: 'r/data/', delete: '' }),
+      'delete=&list-type=2&prefix=r%2Fdata%2F',
+    );
   });
 
   it('formats x-amz-date without separators or milliseconds', () => {

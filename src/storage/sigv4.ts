@@ -56,7 +56,10 @@ export function canonicalQuery(query: Record<string, string> = {}): string {
 
 /** `20130524T000000Z`: the x-amz-date form of a time. */
 export function amzDate(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 /** What signing produced; the intermediate strings are kept for tests and debugging. */
