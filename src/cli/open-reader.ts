@@ -1,12 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { BargeError } from '../error/index.js';
+import { readRepositoryConfig } from '../publish/repository-config.js';
 import {
   type OpenedSource,
   openSource,
+  openStoreSource,
   RepositoryReader,
   repositoryPaths,
   validateFqrn,
 } from '../repository/index.js';
+import { openObjectStore, storageLocation } from '../storage/index.js';
 
 /**
  * Opens a repository named on the command line: a fqrn of the local data directory (its own
@@ -19,11 +22,18 @@ export async function openReader(
   let location = spec;
   let keys = options.key ?? [];
   let fqrn: string | undefined;
+  let opened: OpenedSource | undefined;
   if (!spec.includes('/') && spec.includes('.') && !existsSync(spec)) {
     fqrn = validateFqrn(spec);
     const paths = repositoryPaths(options.data, spec);
     location = paths.served;
     if (keys.length === 0) keys = [`${paths.keys}/${spec}.pub`];
+    // A repository kept in S3 is read from its bucket (a served directory without a config is read as one).
+    const config = await readRepositoryConfig(paths.state, spec).catch(() => undefined);
+    if (config && config.storage.type !== 'fs') {
+      location = storageLocation(paths, config.storage);
+      opened = openStoreSource(openObjectStore(paths, config), location);
+    }
   }
   if (options.verify !== false && keys.length === 0) {
     throw new BargeError('KEY_NOT_FOUND', `a master public key is needed to verify ${spec}`, {
@@ -42,7 +52,7 @@ export async function openReader(
         });
       }
     });
-  const source = await openSource(location);
+  const source = opened ?? (await openSource(location));
   try {
     const reader = await RepositoryReader.open(source, {
       publicKeysPem,

@@ -1,7 +1,7 @@
 import { unchangedSince } from '../publish/unchanged-tree.js';
 import { type CliIo, dataDir, formatBytes, parse } from './cli-context.js';
 
-/** `barge init <fqrn>`: keys, certificate, whitelist, first revision. */
+/** `barge init <fqrn>`: keys, certificate, whitelist, first revision; `--s3-*` keeps the files in a bucket. */
 export async function initCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(
     argv,
@@ -11,23 +11,47 @@ export async function initCommand(argv: string[], io: CliIo): Promise<number> {
       'hash-algorithm': { type: 'string' },
       ttl: { type: 'string' },
       'no-chunking': { type: 'boolean' },
+      's3-endpoint': { type: 'string' },
+      's3-bucket': { type: 'string' },
+      's3-prefix': { type: 'string' },
+      's3-region': { type: 'string' },
+      's3-credentials-file': { type: 'string' },
     },
     {
       min: 1,
       max: 1,
-      usage: 'barge init <fqrn> [--whitelist-days N] [--hash-algorithm sha1|shake128|rmd160] [--ttl S]',
+      usage:
+        'barge init <fqrn> [--whitelist-days N] [--hash-algorithm sha1|shake128|rmd160] [--ttl S] ' +
+        '[--s3-endpoint URL --s3-bucket B [--s3-prefix P] [--s3-region R] [--s3-credentials-file F]]',
     },
   );
   const fqrn = positionals[0] as string;
   const { initRepository } = await import('../publish/index.js');
+  const { parseStorageConfig, storageLocation } = await import('../storage/index.js');
+  const s3 = values['s3-endpoint'] !== undefined || values['s3-bucket'] !== undefined;
+  // Credentials stay out of repository.json: BARGE_S3_ACCESS_KEY and BARGE_S3_SECRET_KEY, or the file.
+  const storage = s3
+    ? parseStorageConfig(
+        {
+          type: 's3',
+          endpoint: values['s3-endpoint'],
+          bucket: values['s3-bucket'],
+          prefix: values['s3-prefix'],
+          region: values['s3-region'],
+          credentialsFile: values['s3-credentials-file'],
+        },
+        'barge init --s3-*',
+      )
+    : undefined;
   const result = await initRepository(dataDir(values.data), fqrn, {
+    ...(storage ? { storage } : {}),
     ...(values['whitelist-days'] ? { whitelistDays: Number(values['whitelist-days']) } : {}),
     ...(values['hash-algorithm'] ? { hashAlgorithm: values['hash-algorithm'] as 'sha1' } : {}),
     ...(values.ttl ? { ttl: Number(values.ttl) } : {}),
     ...(values['no-chunking'] ? { chunkSizes: null } : {}),
   });
   io.out(`created ${fqrn} at revision ${result.revision}`);
-  io.out(`  served files: ${result.paths.served}`);
+  io.out(`  served files: ${storageLocation(result.paths, storage)}`);
   io.out(`  public key:   ${result.paths.keys}/${fqrn}.pub   (clients: CVMFS_PUBLIC_KEY)`);
   return 0;
 }

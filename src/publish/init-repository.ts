@@ -11,7 +11,13 @@ import {
 } from '../manifest/index.js';
 import { compress, hashBytes, objectPath } from '../object/index.js';
 import { type RepositoryPaths, repositoryPaths } from '../repository/data-dir.js';
-import { FsObjectStore } from '../storage/index.js';
+import {
+  FsObjectStore,
+  type ObjectStore,
+  openObjectStore,
+  S3ObjectStore,
+  storageLocation,
+} from '../storage/index.js';
 import { directoryEntry } from './publish-directory.js';
 import { Publisher, type PublishResult } from './publisher.js';
 import {
@@ -40,13 +46,22 @@ export async function initRepository(
   const config = parseRepositoryConfig({ ...options, fqrn });
   const lock = await RepositoryLock.acquire(paths.state, 'barge init');
   try {
-    const store = new FsObjectStore(paths.served, { durable: config.durable });
+    const store = openObjectStore(paths, config);
     if (await store.has('.cvmfspublished')) {
-      throw new BargeError('REPO_EXISTS', `repository ${fqrn} already exists in ${paths.served}`, {
-        hint: 'publish into it, or choose another name',
-      });
+      throw new BargeError(
+        'REPO_EXISTS',
+        `repository ${fqrn} already exists in ${storageLocation(paths, config.storage)}`,
+        {
+          hint: 'publish into it, or choose another name',
+        },
+      );
     }
-    await store.initLayout();
+    if (store instanceof FsObjectStore) await store.initLayout();
+    else {
+      // The served directory stays, empty, so that what lists repositories by repos/ finds it.
+      await fsp.mkdir(paths.served, { recursive: true });
+      if (store instanceof S3ObjectStore) await store.ensureBucket();
+    }
     const keys = await loadOrCreateKeys(paths, fqrn);
     await writeRepositoryConfig(paths.state, config);
     const z = await compress(Buffer.from(keys.certificatePem));
@@ -94,7 +109,7 @@ export async function resignWhitelist(dataDir: string, fqrn: string, days?: numb
   const lock = await RepositoryLock.acquire(paths.state, 'barge resign');
   try {
     const keys = await readRepositoryKeys(paths.keys, fqrn);
-    const store = new FsObjectStore(paths.served, { durable: config.durable });
+    const store = openObjectStore(paths, config);
     return await writeWhitelist(store, keys, fqrn, days ?? config.whitelistDays);
   } finally {
     await lock.release();
@@ -102,7 +117,7 @@ export async function resignWhitelist(dataDir: string, fqrn: string, days?: numb
 }
 
 async function writeWhitelist(
-  store: FsObjectStore,
+  store: ObjectStore,
   keys: RepositoryKeys,
   fqrn: string,
   days: number,

@@ -13,7 +13,7 @@ import {
 import { decompress, type HashText, hashAlgorithm, hashBytes, objectPath } from '../object/index.js';
 import { treeFingerprint as fingerprintTree } from '../posix/index.js';
 import { type RepositoryPaths, repositoryPaths } from '../repository/data-dir.js';
-import { FsObjectStore, ioError } from '../storage/index.js';
+import { FsObjectStore, ioError, type ObjectStore, openObjectStore } from '../storage/index.js';
 import type { CatalogLoader } from './catalog-node.js';
 import { commitCatalogs } from './commit-catalogs.js';
 import { failpoint } from './failpoint.js';
@@ -60,7 +60,7 @@ export class Publisher {
   private constructor(
     readonly paths: RepositoryPaths,
     readonly config: RepositoryConfig,
-    readonly store: FsObjectStore,
+    readonly store: ObjectStore,
     readonly keys: RepositoryKeys,
     private readonly lock: RepositoryLock,
     readonly state: PublishState,
@@ -86,9 +86,9 @@ export class Publisher {
     const config = await readRepositoryConfig(paths.state, fqrn);
     const lock = await RepositoryLock.acquire(paths.state, `barge ${what}`);
     try {
-      const store = new FsObjectStore(paths.served, { durable: config.durable });
+      const store = openObjectStore(paths, config);
       const keys = await readRepositoryKeys(paths.keys, fqrn);
-      if (!options.keepStaging) await store.clearStaging();
+      if (!options.keepStaging && store instanceof FsObjectStore) await store.clearStaging();
       const manifest = parseManifest(await store.get('.cvmfspublished'));
       await recoverReflog(store, paths.state, manifest);
       return new Publisher(paths, config, store, keys, lock, new PublishState(paths.state), manifest);
@@ -102,7 +102,7 @@ export class Publisher {
   static bootstrap(
     paths: RepositoryPaths,
     config: RepositoryConfig,
-    store: FsObjectStore,
+    store: ObjectStore,
     keys: RepositoryKeys,
     lock: RepositoryLock,
     boot: Manifest,
@@ -142,13 +142,19 @@ export class Publisher {
     return new WorkingTree(this.loadCatalog, root, this.current.rootSize);
   }
 
-  /** A writer for content objects of this repository. */
+  /**
+   * A writer for content objects of this repository. Its ingest workers write object files
+   * themselves, so only a filesystem store gets them; other stores compress on libuv's pool.
+   */
   newWriter(): ObjectWriter {
-    return new ObjectWriter(this.store, {
+    const store = this.store;
+    return new ObjectWriter(store, {
       algorithm: this.config.hashAlgorithm,
       chunkSizes: this.config.chunkSizes,
       state: this.state,
-      pool: () => new IngestPool(this.store.root, this.config.hashAlgorithm, this.config.chunkSizes),
+      ...(store instanceof FsObjectStore
+        ? { pool: () => new IngestPool(store.root, this.config.hashAlgorithm, this.config.chunkSizes) }
+        : {}),
     });
   }
 
@@ -515,7 +521,7 @@ function reconcileLedger(ledger: Ledger, manifest: Manifest): void {
  * served manifest names the pending reflog (Y), that reflog is put in place; otherwise the
  * manifest swap never happened and the pending copy is dropped.
  */
-async function recoverReflog(store: FsObjectStore, stateDir: string, manifest: Manifest): Promise<void> {
+async function recoverReflog(store: ObjectStore, stateDir: string, manifest: Manifest): Promise<void> {
   const pending = path.join(stateDir, PENDING_REFLOG);
   let bytes: Buffer;
   try {

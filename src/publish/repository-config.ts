@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { BargeError, errnoCode } from '../error/index.js';
 import { type ChunkSizes, DEFAULT_CHUNK_SIZES, type HashAlgorithm } from '../object/index.js';
+import { parseStorageConfig, type StorageConfig } from '../storage/index.js';
 
 /** Per-repository settings, fixed at init (stored in the state directory, never served). */
 export interface RepositoryConfig {
@@ -20,6 +21,8 @@ export interface RepositoryConfig {
   uploads: UploadSettings | null;
   /** Which revisions gc keeps. */
   retention: RetentionPolicy;
+  /** Where the served files live: `<data>/repos/<fqrn>/` (fs, the default) or an S3 bucket. */
+  storage: StorageConfig;
 }
 
 /** How long revisions are kept (clients still on an older revision keep working). */
@@ -103,6 +106,7 @@ export function parseRepositoryConfig(input: unknown, where = FILE): RepositoryC
     durable: (o.durable as boolean | undefined) ?? true,
     uploads,
     retention: { revisions: keepRevisions as number, days: keepDays as number },
+    storage: parseStorageConfig(o.storage, where),
   };
 }
 

@@ -13,7 +13,7 @@ export type { HttpSourceOptions } from './http-source.js';
 export { HttpSource, httpSource, proxyFor } from './http-source.js';
 export { noProxyExempts, stripBrackets } from './no-proxy.js';
 export type { OpenedSource } from './open-source.js';
-export { openSource } from './open-source.js';
+export { openSource, openStoreSource } from './open-source.js';
 export type { RepositoryInfo } from './repository-info.js';
 export { repositoryInfo } from './repository-info.js';
 export type { OpenRepositoryOptions } from './repository-reader.js';

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BargeError, errnoCode } from '../error/index.js';
-import { FsObjectStore } from '../storage/index.js';
+import { FsObjectStore, type ObjectStore } from '../storage/index.js';
 import { type HttpSourceOptions, httpSource } from './http-source.js';
 import { type RepositorySource, storeSource } from './source.js';
 
@@ -44,4 +44,9 @@ export async function openSource(spec: string, options: HttpSourceOptions = {}):
   }
   // Read only: durability of writes does not matter here.
   return { ...storeSource(new FsObjectStore(dir, { durable: false }), dir), close: () => {} };
+}
+
+/** A source over a repository's own store (one of this data directory kept in S3); close() closes it. */
+export function openStoreSource(store: ObjectStore, location: string): OpenedSource {
+  return { ...storeSource(store, location), close: () => (store as { close?: () => void }).close?.() };
 }

@@ -15,7 +15,7 @@ import {
   type WorkingTree,
 } from '../publish/index.js';
 import { isFqrn, repositoryPaths } from '../repository/index.js';
-import { FsObjectStore } from '../storage/index.js';
+import { FsObjectStore, openObjectStore } from '../storage/index.js';
 import { type BatchedChange, CommitQueue } from './commit-queue.js';
 import { applyStagedTarball, type StagedTarball, stageTarball } from './tarball.js';
 import type { TarballLimits } from './tarball-limits.js';
@@ -98,11 +98,14 @@ export class UploadService {
       const config = await readRepositoryConfig(paths.state, fqrn).catch(() => undefined);
       if (!config?.uploads) continue;
       const db = new UploadsDb(paths.state);
-      const store = new FsObjectStore(paths.served, { durable: config.durable });
+      const store = openObjectStore(paths, config);
+      // Ingest workers write object files themselves: only into a filesystem store.
       const writer = new ObjectWriter(store, {
         algorithm: config.hashAlgorithm,
         chunkSizes: config.chunkSizes,
-        pool: () => this.sharedPool(fqrn, paths.served, config),
+        ...(store instanceof FsObjectStore
+          ? { pool: () => this.sharedPool(fqrn, paths.served, config) }
+          : {}),
       });
       const queue = new CommitQueue({
         dataDir: this.options.dataDir,
