@@ -1,9 +1,11 @@
 import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { errnoCode } from '../error/index.js';
 import { cacheHeaders, MUTABLE_MAX_AGE } from './cache-policy.js';
 import { isFqrn } from './repository-path.js';
 import { sendBody } from './respond.js';
 import type { RouteHandler } from './router.js';
+import { keptInS3 } from './store-files.js';
 
 /** One entry of repositories.json. */
 export interface RepositoryEntry {
@@ -33,10 +35,12 @@ export async function listRepositories(reposDir: string): Promise<RepositoriesDo
   }
   const found = await Promise.all(
     names.filter(isFqrn).map(async (name) => {
-      const [manifest, snapshot] = await Promise.all([
+      const [onDisk, snapshot] = await Promise.all([
         exists(`${reposDir}/${name}/.cvmfspublished`),
         exists(`${reposDir}/${name}/.cvmfs_last_snapshot`),
       ]);
+      // A repository kept in S3 has an empty directory here (its files are in the bucket).
+      const manifest = onDisk || (await keptInS3(path.dirname(reposDir), name));
       return { entry: { name, url: `/cvmfs/${name}` }, manifest, snapshot };
     }),
   );

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { promisify } from 'node:util';
 import { errnoCode } from '../error/index.js';
@@ -7,6 +8,7 @@ import { cacheHeaders, MUTABLE_MAX_AGE, maxAgeOf } from './cache-policy.js';
 import { parseRepositoryPath } from './repository-path.js';
 import { sendText } from './respond.js';
 import type { RequestContext, RouteHandler } from './router.js';
+import { RemoteRepositories, sendFromStore } from './store-files.js';
 
 const open = promisify(fs.open);
 const fstat = promisify(fs.fstat);
@@ -38,14 +40,20 @@ const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
  * Symlinks are followed, as Apache does for cvmfs_server (`.cvmfsalt-*` links into data/, and an
  * operator may link a repository directory to another volume); they are written by the
  * publisher, not by requests. Requests themselves cannot leave the directory (repository-path.ts).
+ *
+ * A repository whose files live in S3 (its repository.json under `<reposDir>/../state/`) is
+ * streamed from its bucket with the same headers (store-files.ts).
  */
 export function repositoryFiles(reposDir: string): RouteHandler {
+  const remote = new RemoteRepositories(path.dirname(reposDir));
   return async (ctx) => {
     const file = parseRepositoryPath(ctx.params.fqrn ?? '', ctx.params['*'] ?? '');
     if (file === undefined) return notFound(ctx);
     // Segments are checked, so plain concatenation is the same path as path.join, without its cost.
     const full = `${reposDir}/${file.fqrn}/${file.key}`;
     const cache = cacheHeaders(maxAgeOf(file.key));
+    const store = await remote.storeOf(file.fqrn);
+    if (store) return sendFromStore(ctx, store, file.key, cache, () => notFound(ctx));
     if (ctx.req.method === 'HEAD') return head(ctx, full, cache);
     let fd: number;
     try {
