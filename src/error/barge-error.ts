@@ -82,7 +82,8 @@ export type ErrorCode =
   | 'STORAGE_BUCKET_NOT_FOUND'
   | 'STORAGE_PROTOCOL_ERROR'
   | 'RUNTIME_NOT_FOUND'
-  | 'RUNTIME_FAILED';
+  | 'RUNTIME_FAILED'
+  | 'REPO_IS_REPLICA';
 
 export interface BargeErrorOptions {
   /** What the user can do about it. */

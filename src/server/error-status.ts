@@ -63,6 +63,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   STORAGE_BUCKET_NOT_FOUND: 502,
   STORAGE_PROTOCOL_ERROR: 502,
   RUNTIME_NOT_FOUND: 503,
+  REPO_IS_REPLICA: 409,
 };
 
 /** The HTTP status that answers `err`: its code's entry, else 500. */
