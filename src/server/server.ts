@@ -22,6 +22,8 @@ export interface RequestLogEntry {
   durationMs: number;
   /** The error behind a 5xx answer. */
   error?: unknown;
+  /** The request's id (ServerOptions.requestId), also sent as `X-Request-Id`. */
+  requestId?: string;
 }
 
 /** Options of the HTTP server. */
@@ -30,6 +32,11 @@ export interface ServerOptions {
   dataDir: string;
   /** Called once per request after it is answered; default none. Must not throw. */
   onRequest?: (entry: RequestLogEntry) => void;
+  /**
+   * Names each request as it arrives; the id is sent back as `X-Request-Id` (handlers read it
+   * with `ctx.res.getHeader('x-request-id')`) and given to onRequest. Default none.
+   */
+  requestId?: (req: http.IncomingMessage) => string;
   /**
    * Idle keep-alive connections are closed after this many ms (default 75 000, nginx's default).
    * Longer than Squid's 60 s server_idle_pconn_timeout, so Squid closes first and never sends a
@@ -65,9 +72,11 @@ export function createRouter(options: ServerOptions): Router {
 
 /** An http.Server answering `router` (by default barge's routes), not yet listening. */
 export function createServer(options: ServerOptions, router: Router = createRouter(options)): http.Server {
-  const { onRequest } = options;
+  const { onRequest, requestId } = options;
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const ctx: RequestContext = { req, res, path: requestPath(req.url ?? ''), params: {}, bytes: 0 };
+    const id = requestId?.(req);
+    if (id !== undefined) res.setHeader('X-Request-Id', id);
     if (onRequest) {
       const started = performance.now();
       res.once('close', () => {
@@ -78,6 +87,7 @@ export function createServer(options: ServerOptions, router: Router = createRout
           bytes: ctx.bytes,
           durationMs: performance.now() - started,
           ...(ctx.error === undefined ? {} : { error: ctx.error }),
+          ...(id === undefined ? {} : { requestId: id }),
         });
       });
     }
