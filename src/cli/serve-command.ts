@@ -9,7 +9,8 @@ const EXPIRY_INTERVAL_MS = 3600_000;
 /**
  * `barge serve [--listen 127.0.0.1:8080] [--tls-cert F --tls-key F]`: every repository at
  * /cvmfs/<fqrn>/, and the user code API (/pubapi/, /api/v1/) for repositories with uploads
- * enabled. Runs until SIGINT/SIGTERM, then finishes the batches it has accepted.
+ * enabled. Runs until SIGINT/SIGTERM, then finishes the batches it has accepted. Also the
+ * dashboard (/ui/), /metrics, /healthz and /readyz, and a JSON log line per request on stdout.
  */
 export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { values } = parse(
@@ -57,11 +58,22 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     }, EXPIRY_INTERVAL_MS);
     expiry.unref();
   }
+  // Metrics, health, the dashboard and the JSON request log (one line per event on stdout).
+  const { Observer } = await import('../observe/index.js');
+  const observer = await Observer.open({ dataDir: dir, write: io.out });
+  observer.addRoutes(router);
   const server = await startServer(
-    { dataDir: dir, listen: values.listen ?? '127.0.0.1:8080', ...(tls ? { tls } : {}) },
+    {
+      dataDir: dir,
+      listen: values.listen ?? '127.0.0.1:8080',
+      ...(tls ? { tls } : {}),
+      ...observer.serverOptions(),
+    },
     router,
   );
   io.out(`serving ${dir}/repos at ${server.url}/cvmfs/`);
+  io.out(`dashboard at ${server.url}/ui/, metrics at ${server.url}/metrics`);
+  observer.log.info('server.listening', { url: server.url });
   if (service.repositories().length > 0) {
     io.out(
       `user code API at ${server.url}/pubapi/ and ${server.url}/api/v1/ for ${service.repositories().join(', ')}`,
@@ -72,9 +84,12 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  observer.drain();
+  observer.log.info('server.stopping', {});
   clearInterval(expiry);
   await server.close();
   await service.close();
+  await observer.close();
   tokens?.close();
   return 0;
 }
