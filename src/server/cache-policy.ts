@@ -1,13 +1,33 @@
+import { BargeError } from '../error/index.js';
+
 /** Seconds a proxy may keep `.cvmfs*` files and anything not content-addressed (cvmfs_server: 61). */
 export const MUTABLE_MAX_AGE = 61;
 /** Seconds a proxy may keep `data/` objects, which never change under their name (cvmfs_server: 3 days). */
 export const OBJECT_MAX_AGE = 3 * 24 * 3600;
 
-/** The proxy lifetime of a repository file: 3 days for `data/` objects, 61 s for everything else. */
-export function maxAgeOf(key: string): number {
+/**
+ * The proxy lifetime of a repository file: 3 days for `data/` objects, `mutableMaxAge` (61 s)
+ * for everything else.
+ */
+export function maxAgeOf(key: string, mutableMaxAge = MUTABLE_MAX_AGE): number {
   // Only data/ is content-addressed; a file elsewhere (.cvmfspublished, .cvmfswhitelist,
   // .cvmfs_status.json, future extras) may be replaced in place, so it gets the short lifetime.
-  return key.startsWith('data/') ? OBJECT_MAX_AGE : MUTABLE_MAX_AGE;
+  return key.startsWith('data/') ? OBJECT_MAX_AGE : mutableMaxAge;
+}
+
+/**
+ * The lifetime of manifests and other mutable files from `BARGE_MUTABLE_MAX_AGE` (whole seconds),
+ * else 61. Shorter lifetimes let tests watch a cache (Squid) pick up a new revision; a site may
+ * also trade proxy load for faster propagation, as cvmfs_server's Apache config allows.
+ */
+export function mutableMaxAgeFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.BARGE_MUTABLE_MAX_AGE;
+  if (text === undefined || text === '') return MUTABLE_MAX_AGE;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new BargeError('INVALID_ARGUMENT', `BARGE_MUTABLE_MAX_AGE must be whole seconds, not '${text}'`);
+  }
+  return n;
 }
 
 interface Stamped {

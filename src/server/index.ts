@@ -9,7 +9,13 @@
  */
 
 export { type ByteRange, parseRange } from './byte-range.js';
-export { cacheHeaders, MUTABLE_MAX_AGE, maxAgeOf, OBJECT_MAX_AGE } from './cache-policy.js';
+export {
+  cacheHeaders,
+  MUTABLE_MAX_AGE,
+  maxAgeOf,
+  mutableMaxAgeFromEnv,
+  OBJECT_MAX_AGE,
+} from './cache-policy.js';
 export { statusForError } from './error-status.js';
 export { type ListenAddress, parseListen } from './listen-address.js';
 export {

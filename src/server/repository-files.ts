@@ -41,17 +41,19 @@ const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
  * operator may link a repository directory to another volume); they are written by the
  * publisher, not by requests. Requests themselves cannot leave the directory (repository-path.ts).
  *
+ * `mutableMaxAge` is the lifetime of everything outside `data/` (ServerOptions.mutableMaxAge).
+ *
  * A repository whose files live in S3 (its repository.json under `<reposDir>/../state/`) is
  * streamed from its bucket with the same headers (store-files.ts).
  */
-export function repositoryFiles(reposDir: string): RouteHandler {
+export function repositoryFiles(reposDir: string, mutableMaxAge = MUTABLE_MAX_AGE): RouteHandler {
   const remote = new RemoteRepositories(path.dirname(reposDir));
   return async (ctx) => {
     const file = parseRepositoryPath(ctx.params.fqrn ?? '', ctx.params['*'] ?? '');
     if (file === undefined) return notFound(ctx);
     // Segments are checked, so plain concatenation is the same path as path.join, without its cost.
     const full = `${reposDir}/${file.fqrn}/${file.key}`;
-    const cache = cacheHeaders(maxAgeOf(file.key));
+    const cache = cacheHeaders(maxAgeOf(file.key, mutableMaxAge));
     const store = await remote.storeOf(file.fqrn);
     if (store) return sendFromStore(ctx, store, file.key, cache, () => notFound(ctx));
     if (ctx.req.method === 'HEAD') return head(ctx, full, cache);

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BargeError } from '../error/index.js';
+import { mutableMaxAgeFromEnv } from './cache-policy.js';
 import { parseListen } from './listen-address.js';
 import { repositoriesJson } from './repositories-json.js';
 import { repositoryFiles } from './repository-files.js';
@@ -43,6 +44,11 @@ export interface ServerOptions {
    * request into a connection the server is closing.
    */
   keepAliveTimeoutMs?: number;
+  /**
+   * Seconds proxies may keep `.cvmfspublished` and the other files outside `data/` (default 61, as
+   * cvmfs_server; or `BARGE_MUTABLE_MAX_AGE`). Clients see a new revision at most this late.
+   */
+  mutableMaxAge?: number;
   /** PEM certificate (chain) and key: serve HTTPS instead of HTTP (the upload API carries tokens). */
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -67,7 +73,11 @@ export function createRouter(options: ServerOptions): Router {
   const reposDir = path.resolve(options.dataDir, 'repos');
   return new Router()
     .on(['GET', 'HEAD'], '/cvmfs/info/v1/repositories.json', repositoriesJson(reposDir))
-    .on(['GET', 'HEAD'], '/cvmfs/:fqrn/*', repositoryFiles(reposDir));
+    .on(
+      ['GET', 'HEAD'],
+      '/cvmfs/:fqrn/*',
+      repositoryFiles(reposDir, options.mutableMaxAge ?? mutableMaxAgeFromEnv()),
+    );
 }
 
 /** An http.Server answering `router` (by default barge's routes), not yet listening. */
