@@ -29,6 +29,7 @@ import {
 import { PublishState } from './publish-state.js';
 import { type RepositoryConfig, readRepositoryConfig } from './repository-config.js';
 import { RepositoryLock } from './repository-lock.js';
+import { runPool } from './run-pool.js';
 import { readScannedXattrs, scanDirectory, sourceDirectory } from './scan-directory.js';
 import { validatePath, WorkingTree } from './working-tree.js';
 
@@ -412,7 +413,8 @@ export class Publisher {
     }
     const unknown = new Set<string>();
     for (const c of catalogs) for (const o of c.objects) if (!this.ledger.isLive(o)) unknown.add(o);
-    for (const key of unknown) {
+    // Checked many at once: on S3 each is a HEAD request (a first publish asks about every object).
+    await runPool([...unknown], 32, async (key) => {
       if (!(await this.store.has(key))) {
         throw new BargeError(
           'OBJECT_COLLECTED',
@@ -422,7 +424,7 @@ export class Publisher {
           },
         );
       }
-    }
+    });
     this.ledger.recordRevision(
       {
         revision: committed.revision,

@@ -30,12 +30,17 @@ export interface SigV4Scope {
 /** The SHA-256 of an empty body, the payload hash of every GET, HEAD and DELETE. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
+const SAFE = /^[A-Za-z0-9\-_.~]*$/;
+const SAFE_PATH = /^[A-Za-z0-9\-_.~/]*$/;
+
 /**
  * URI-encodes as SigV4 requires (AWS "UriEncode"): every byte but A-Z a-z 0-9 - _ . ~ becomes
  * %XX in upper case; `/` is kept when `keepSlash` (object key paths). encodeURIComponent lets
  * ! ' ( ) * through, which would sign a different string than the server computes.
  */
 export function uriEncode(text: string, keepSlash = false): string {
+  // Object keys (`data/ab/cd…`) need no escaping: skip the byte loop.
+  if ((keepSlash ? SAFE_PATH : SAFE).test(text)) return text;
   let out = '';
   for (const byte of Buffer.from(text, 'utf8')) {
     const c = String.fromCharCode(byte);
@@ -54,8 +59,20 @@ export function canonicalQuery(query: Record<string, string> = {}): string {
     .join('&');
 }
 
-/** `20130524T000000Z`: the x-amz-date form of a time. */
+let lastSecond = -1;
+let lastStamp = '';
+
+/** `20130524T000000Z`: the x-amz-date form of a time (formatted once per second: one per request cost 0.1 ms). */
 export function amzDate(at: Date): string {
+  const second = Math.floor(at.getTime() / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastStamp = formatAmzDate(at);
+  }
+  return lastStamp;
+}
+
+function formatAmzDate(at: Date): string {
   return at
     .toISOString()
     .replace(/[-:]/g, '')
