@@ -19,15 +19,18 @@ export const Flag = {
 const ALGO_SHIFT = 8;
 const COMPRESSION_SHIFT = 11;
 
-/** The `flags` column of an entry, as cvmfs_server writes it (symlinks 12, special files 20). */
-export function encodeFlags(d: Dirent): number {
+/**
+ * The `flags` column of an entry, as cvmfs_server writes it (symlinks 12, special files 20).
+ * `nested` overrides the entry's nested root and mountpoint bits (the catalog writer knows them).
+ */
+export function encodeFlags(d: Dirent, nested?: { root: boolean; mountpoint: boolean }): number {
   const type = d.mode & S_IFMT;
   let f = 0;
   if (type === S_IFDIR) {
     f = Flag.dir;
     // The root of a nested catalog and the mountpoint in the parent are mutually exclusive.
-    if (d.nestedRoot) f |= Flag.nestedRoot;
-    else if (d.nestedMountpoint) f |= Flag.nestedMountpoint;
+    if (nested ? nested.root : d.nestedRoot) f |= Flag.nestedRoot;
+    else if (nested ? nested.mountpoint : d.nestedMountpoint) f |= Flag.nestedMountpoint;
     if (d.bindMountpoint) f |= Flag.bindMountpoint;
   } else if (type === S_IFREG) {
     f = Flag.file;

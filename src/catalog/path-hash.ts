@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** The key of a catalog row: MD5 of the path split into two little-endian signed 64-bit integers (spec §3). */
 export type PathKey = readonly [bigint, bigint];
@@ -11,7 +11,9 @@ export const ROOT_PARENT_KEY: PathKey = [0n, 0n];
  * is digest bytes 0–7: JS numbers would silently corrupt these keys, hence BigInt.
  */
 export function pathKey(path: string): PathKey {
-  const d = createHash('md5').update(path, 'utf8').digest();
+  // One-shot hash: createHash() costs an object and option parsing per call, twice the time of
+  // the MD5 itself for a path (catalogs of images hash 14,000 paths).
+  const d = hash('md5', path, 'buffer');
   return [d.readBigInt64LE(0), d.readBigInt64LE(8)];
 }
 

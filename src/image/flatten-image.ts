@@ -5,7 +5,6 @@ import {
   CATALOG_MARKER,
   type ContentRef,
   directoryEntry,
-  listSubtree,
   type ObjectWriter,
   type WorkingTree,
 } from '../publish/index.js';
@@ -68,7 +67,7 @@ export async function flattenImage(image: ImageSource, options: FlattenOptions):
     // Symlinks of the copied base count as lower layers: no later entry may write through them.
     const prefix = `${root}/`;
     const links = new Set(
-      (await listSubtree(tree, root))
+      (await tree.subtree(root))
         .filter((d) => (d.mode & S_IFMT) === S_IFLNK)
         .map((d) => d.path.slice(prefix.length)),
     );
@@ -197,7 +196,7 @@ async function removeLower(
     else for (const kid of await tree.list(path)) await tree.remove(kid.path);
     return;
   }
-  const below = (await listSubtree(tree, path)).map((d) => d.path).filter((p) => p !== path || includeSelf);
+  const below = (await tree.subtree(path)).map((d) => d.path).filter((p) => p !== path || includeSelf);
   for (const p of below.sort((a, b) => b.length - a.length)) {
     if (!touched.has(p)) await tree.remove(p);
   }

@@ -91,6 +91,10 @@ export class CatalogNode {
 
   /** The paths of `dir` and everything below it in this catalog, parents first. */
   subtreePaths(dir: string): string[] {
+    // The whole catalog: its entries in insertion order, which is parents first (rows load
+    // parents first, and an entry can only be added below an existing directory, which stays in
+    // place when it is replaced by a directory). No path is rebuilt or looked up.
+    if (dir === this.mountpoint) return this.entries.has(dir) ? [...this.entries.keys()] : [];
     const out: string[] = [];
     const stack = [dir];
     while (stack.length > 0) {

@@ -55,6 +55,8 @@ const READ_BLOCK = 4 << 20;
  * it. Four maximal chunks: enough to keep every worker busy while the next chunk is read.
  */
 const IN_FLIGHT_BYTES = 64 << 20;
+/** Content is handed to worker threads once this much has come (before, this thread compresses it). */
+const POOL_START_BYTES = 256 * 1024;
 /** Objects from this size on compress on a worker thread (chunks are megabytes). */
 const POOL_OBJECT_MIN = 256 * 1024;
 /** Files up to this size are read synchronously and stored whole. */
@@ -78,6 +80,8 @@ export class ObjectWriter {
   readonly newContents: { sha256: Buffer; content: ContentRef }[] = [];
   private readonly inFlight = new Map<string, Promise<ContentRef>>();
   private pool: IngestPool | undefined;
+  /** Bytes of content given to ingestParts so far. */
+  private handedOver = 0;
 
   constructor(
     private readonly store: ObjectStore,
@@ -156,7 +160,10 @@ export class ObjectWriter {
   }
 
   private storeParts(parts: readonly Buffer[], size: number): Promise<ContentRef> {
-    if (this.options.pool) {
+    this.handedOver += size;
+    // Worker threads take ~0.1 s of CPU to start: not worth it for the few kilobytes of an image
+    // built on a known base (its own small layer, Apptainer files, metadata).
+    if (this.options.pool && (this.pool || this.handedOver > POOL_START_BYTES)) {
       this.pool ??= this.options.pool();
       return this.pool.storeContent(parts, size).then((r) => {
         this.stats.objectsWritten += r.objectsWritten;
