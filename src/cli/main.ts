@@ -50,6 +50,10 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
     async () => (await import('./gc-command.js')).gcCommand,
     'retention, then delete what no kept revision reaches (--dry-run, --rebuild-ledger)',
   ],
+  replicate: [
+    async () => (await import('./replicate-command.js')).replicateCommand,
+    'stratum-1 snapshot of any CVMFS repository, verified and incremental (--loop S)',
+  ],
   serve: [
     async () => (await import('./serve-command.js')).serveCommand,
     'serve every repository over HTTP at /cvmfs/<fqrn>/',
@@ -65,7 +69,7 @@ const HELP = [
   '',
   'usage: barge <command> [options]   (data directory: --data DIR, $BARGE_DATA, ./barge-data)',
   '',
-  ...Object.entries(COMMANDS).map(([name, [, what]]) => `  ${name.padEnd(8)} ${what}`),
+  ...Object.entries(COMMANDS).map(([name, [, what]]) => `  ${name.padEnd(9)} ${what}`),
 ].join('\n');
 
 /** Runs one CLI invocation; returns the exit status. Errors print their code, message and hint. */
