@@ -9,6 +9,7 @@ import { openSource, RepositoryReader } from '../repository/index.js';
 import { type RequestLogEntry, type RunningServer, startServer } from '../server/index.js';
 import { CONFORMANCE_TOOL } from '../testing/conformance.js';
 import { diffTrees, snapshotTree } from '../testing/index.js';
+import { BARGE_BIN } from '../testing/run-barge.js';
 
 // Test tools of the replica tests (tests only): sources served over HTTP with a request log, a
 // barge stratum 0 to publish into, tree equality through pull, and an object integrity scan.
@@ -186,4 +187,27 @@ export async function conformant(source: string, publicKey: string): Promise<voi
     });
   });
   assert.equal(r.code, 0, `cvmfs-conformance.py --strict failed on ${source}:\n${r.out}`);
+}
+
+/** Runs the barge CLI as a child without blocking this process (which may be serving its source). */
+export function runBargeAsync(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BARGE_BIN, ...args],
+      { env: { ...process.env, ...env }, timeout: 300_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number | string; signal?: string }) | null;
+        resolve({
+          status: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+          signal: e?.signal ?? null,
+          stdout,
+          stderr,
+        });
+      },
+    );
+  });
 }
