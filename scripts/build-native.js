@@ -13,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const addon = path.join(root, 'build', 'Release', 'barge_posix.node');
-const sources = ['binding.gyp', 'native/posix.c', 'native/deflate.c', 'native/deflate.h'].map((f) => path.join(root, f));
+const sources = ['binding.gyp', 'native/posix.c', 'native/deflate.c', 'native/deflate.h'].map((f) =>
+  path.join(root, f),
+);
 
 function upToDate() {
   if (!existsSync(addon)) return false;
