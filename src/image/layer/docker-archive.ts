@@ -1,10 +1,18 @@
 import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
-import { z } from 'zod';
 import { BargeError, errnoCode } from '../../error/index.js';
 import { sniffCompression } from './decompress-layer.js';
 import { readFileRange } from './file-range.js';
-import { CONFIG_LIMIT, MANIFEST_LIMIT, parseImageConfig, parseImageJson } from './image-json.js';
+import {
+  CONFIG_LIMIT,
+  type JsonCheck,
+  jsonArray,
+  jsonObject,
+  jsonString,
+  MANIFEST_LIMIT,
+  parseImageConfig,
+  parseImageJson,
+} from './image-json.js';
 import type { ImageLayer, ImageSource } from './image-source.js';
 import { indexTarFile, readAt, resolveMember, type TarFileMember } from './tar-file-index.js';
 import { parseDigest, verifyBlob } from './verify-blob.js';
@@ -15,14 +23,25 @@ export interface OpenDockerArchiveOptions {
   ref?: string;
 }
 
-// manifest.json of `docker save` (docker ≥ 1.10, docker/docker image/tarexport): one object per image.
-const ArchiveManifestSchema = z.array(
-  z.object({
-    Config: z.string(),
-    RepoTags: z.array(z.string()).nullable().optional(),
-    Layers: z.array(z.string()),
-  }),
-);
+/** One image of manifest.json of `docker save` (docker ≥ 1.10, docker/docker image/tarexport). */
+interface ArchiveImage {
+  Config: string;
+  RepoTags?: string[] | null;
+  Layers: string[];
+}
+
+// manifest.json: one object per image.
+const checkArchiveManifest: JsonCheck<ArchiveImage[]> = (value, at) =>
+  jsonArray(value, at, (item, iat) => {
+    const o = jsonObject(item, iat);
+    const image: ArchiveImage = {
+      Config: jsonString(o.Config, `${iat}.Config`),
+      Layers: jsonArray(o.Layers, `${iat}.Layers`, jsonString),
+    };
+    if (o.RepoTags !== undefined && o.RepoTags !== null)
+      image.RepoTags = jsonArray(o.RepoTags, `${iat}.RepoTags`, jsonString);
+    return image;
+  });
 
 /** Names that carry the blob's digest: skopeo's `<hex>.tar`/`<hex>.json`, docker ≥ 25's `blobs/sha256/<hex>`. */
 const DIGEST_NAME = /^(?:([a-f0-9]{64})\.(?:tar|json)|blobs\/(sha256|sha512)\/([a-f0-9]+))$/;
@@ -68,7 +87,7 @@ export async function openDockerArchive(
     }
     const images = parseImageJson(
       await readMember(handle, manifestMember, MANIFEST_LIMIT, where),
-      ArchiveManifestSchema,
+      checkArchiveManifest,
       `${where}: manifest.json`,
     );
     const image = chooseImage(images, options.ref, where);
@@ -114,7 +133,7 @@ export async function openDockerArchive(
   }
 }
 
-function chooseImage(images: z.infer<typeof ArchiveManifestSchema>, ref: string | undefined, where: string) {
+function chooseImage(images: ArchiveImage[], ref: string | undefined, where: string) {
   const tags = images.flatMap((image) => image.RepoTags ?? []);
   if (ref !== undefined) {
     const image = images.find((candidate) => candidate.RepoTags?.includes(ref));

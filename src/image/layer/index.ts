@@ -13,12 +13,12 @@ export type { Compression, DecompressOptions } from './decompress-layer.js';
 export { decompressLayer, sniffCompression } from './decompress-layer.js';
 export type { OpenDockerArchiveOptions } from './docker-archive.js';
 export { openDockerArchive } from './docker-archive.js';
-export type { Descriptor } from './image-json.js';
+export type { Descriptor, ImageIndexJson, ImageManifestJson, JsonCheck } from './image-json.js';
 export {
   CONFIG_LIMIT,
-  DescriptorSchema,
-  ImageIndexSchema,
-  ImageManifestSchema,
+  checkDescriptor,
+  checkImageIndex,
+  checkImageManifest,
   isIndexMediaType,
   MANIFEST_LIMIT,
   MEDIA_TYPES,

@@ -4,9 +4,9 @@ import { BargeError, errnoCode } from '../../error/index.js';
 import { readFileRange } from './file-range.js';
 import {
   CONFIG_LIMIT,
+  checkImageIndex,
+  checkImageManifest,
   type Descriptor,
-  ImageIndexSchema,
-  ImageManifestSchema,
   isIndexMediaType,
   MANIFEST_LIMIT,
   MEDIA_TYPES,
@@ -42,18 +42,18 @@ export async function openOciLayout(dir: string, options: OpenOciLayoutOptions =
   const where = `OCI layout ${dir}`;
   await checkLayoutVersion(dir, where);
   const indexBytes = await readLayoutFile(dir, 'index.json', where);
-  const index = parseImageJson(indexBytes, ImageIndexSchema, `${where}: index.json`);
+  const index = parseImageJson(indexBytes, checkImageIndex, `${where}: index.json`);
   const platform = options.platform ?? DEFAULT_PLATFORM;
   let descriptor = await chooseTop(dir, index.manifests, options, platform, where);
   let document = await readJsonBlob(dir, descriptor, MANIFEST_LIMIT, where);
   for (let depth = 0; isIndexDocument(descriptor, document); depth++) {
     if (depth === MAX_INDEX_DEPTH)
       throw new BargeError('IMAGE_INVALID', `${where}: indexes nested deeper than ${MAX_INDEX_DEPTH}`);
-    const nested = parseImageJson(document, ImageIndexSchema, `${where}: index ${descriptor.digest}`);
+    const nested = parseImageJson(document, checkImageIndex, `${where}: index ${descriptor.digest}`);
     descriptor = choosePlatform(nested.manifests, platform, `${where}: index ${descriptor.digest}`);
     document = await readJsonBlob(dir, descriptor, MANIFEST_LIMIT, where);
   }
-  const manifest = parseImageJson(document, ImageManifestSchema, `${where}: manifest ${descriptor.digest}`);
+  const manifest = parseImageJson(document, checkImageManifest, `${where}: manifest ${descriptor.digest}`);
   const configBytes = await readJsonBlob(dir, manifest.config, CONFIG_LIMIT, where);
   const config = parseImageConfig(configBytes, `${where}: config ${manifest.config.digest}`);
   if (config.rootfs.diff_ids.length !== manifest.layers.length) {
