@@ -411,6 +411,16 @@ export class Publisher {
         catalog.close();
       }
     }
+    // A ledger whose newest served revision is not the one this commit builds on missed a
+    // revision (an older copy put back, a write without the ledger): its counts cannot be trusted
+    // any more, so gc refuses until it is rebuilt, rather than deleting what it never counted.
+    const served = this.ledger.revisions(['committed']).at(-1);
+    if (
+      this.current.revision > 0 &&
+      (served?.revision !== this.current.revision || served.root !== this.current.rootHash)
+    ) {
+      this.ledger.setMeta('complete', 'no');
+    }
     const unknown = new Set<string>();
     for (const c of catalogs) for (const o of c.objects) if (!this.ledger.isLive(o)) unknown.add(o);
     // Checked many at once: on S3 each is a HEAD request (a first publish asks about every object).
