@@ -123,10 +123,20 @@ async function findBase(
   if (!state) return undefined;
   for (let k = chains.length - 1; k >= 1; k--) {
     const hit = state.rootOf(chains[k - 1] as string);
-    if (hit && hit.root !== root && hit.layers === k && (await tree.get(`${hit.root}/${CATALOG_MARKER}`)))
-      return hit;
+    if (hit && hit.root !== root && hit.layers === k && (await isFlatRoot(tree, hit.root))) return hit;
   }
   return undefined;
+}
+
+/**
+ * Whether `root` is a flat root in this tree: a nested catalog with its marker. A stored catalog
+ * is taken as it is (every stored nested catalog has its marker), so the base's 14,000 entries
+ * are not loaded just to be asked this.
+ */
+async function isFlatRoot(tree: WorkingTree, root: string): Promise<boolean> {
+  const node = await tree.catalogAt(root);
+  if (!node) return false;
+  return !node.loaded || node.entries.has(`${root}/${CATALOG_MARKER}`);
 }
 
 /** Adds the Apptainer files; never through a symlink the image has on the way. */

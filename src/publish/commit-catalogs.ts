@@ -137,24 +137,31 @@ function normalize(node: CatalogNode): Dirent[] {
   }
   const groups = new Map<string, Dirent[]>();
   const ordered: Dirent[] = [];
-  const stack = [node.mountpoint];
+  const top = node.entries.get(node.mountpoint);
+  // Entries, not paths, on the stack: each child path is built and looked up once (an image's
+  // catalog has 14,000 rows).
+  const stack: Dirent[] = top ? [top] : [];
   while (stack.length > 0) {
-    const path = stack.pop() as string;
-    let d = node.entries.get(path) as Dirent;
+    let d = stack.pop() as Dirent;
+    const path = d.path;
     if ((d.mode & S_IFMT) === S_IFDIR) {
-      const names = [...(node.dirs.get(path) ?? [])].sort().reverse();
+      const names = [...(node.dirs.get(path) ?? [])].sort();
+      const prefix = path === '' ? '/' : `${path}/`;
+      const kids: Dirent[] = [];
+      let subdirs = 0;
+      for (const name of names) {
+        const kid = node.entries.get(prefix + name);
+        if (!kid) continue;
+        kids.push(kid);
+        if ((kid.mode & S_IFMT) === S_IFDIR) subdirs++;
+      }
       if (path === node.mountpoint || !node.children.has(path)) {
-        let subdirs = 0;
-        for (const name of names) {
-          const kid = node.entries.get(path === '' ? `/${name}` : `${path}/${name}`);
-          if (kid && (kid.mode & S_IFMT) === S_IFDIR) subdirs++;
-        }
         if (d.linkcount !== 2 + subdirs || d.hardlinkGroup !== 0) {
           d = { ...d, linkcount: 2 + subdirs, hardlinkGroup: 0 };
           node.entries.set(path, d);
         }
       }
-      for (const name of names) stack.push(path === '' ? `/${name}` : `${path}/${name}`);
+      for (let i = kids.length - 1; i >= 0; i--) stack.push(kids[i] as Dirent);
     } else if ((d.mode & S_IFMT) === S_IFREG && d.hardlinkGroup !== 0) {
       const key = `${d.path.slice(0, d.path.lastIndexOf('/'))}\0${d.hardlinkGroup}`;
       const list = groups.get(key);
@@ -166,6 +173,7 @@ function normalize(node: CatalogNode): Dirent[] {
     }
     ordered.push(d);
   }
+  if (groups.size === 0) return ordered;
   // Renumber groups in path order so that an unchanged catalog keeps its ids.
   const sortedGroups = [...groups.values()].sort((a, b) => (minPath(a) < minPath(b) ? -1 : 1));
   let next = 1;

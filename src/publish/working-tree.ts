@@ -42,6 +42,16 @@ export class WorkingTree {
     return node;
   }
 
+  /**
+   * The nested catalog mounted at `path`, if there is one, without loading it (only the catalogs
+   * above it are loaded).
+   */
+  async catalogAt(path: string): Promise<CatalogNode | undefined> {
+    if (path === '') return undefined;
+    const node = await this.owner(parentPath(path));
+    return node.children.get(path);
+  }
+
   /** The entry at `path`, or undefined. */
   async get(path: string): Promise<Dirent | undefined> {
     return (await this.owner(path)).entries.get(path);
@@ -162,14 +172,14 @@ export class WorkingTree {
     if (to === from || to.startsWith(`${from}/`))
       throw new BargeError('INVALID_PATH', `cannot copy ${from} into itself`);
     if (await this.get(to)) throw new BargeError('INVALID_PATH', `cannot copy to ${to}: it exists`);
-    const entries = (await this.get(from)) ? await this.subtree(from) : [];
+    const entries = await this.copiesOf(from, to);
     if (entries.length === 0) return 0;
     const parent = await this.get(parentPath(to));
     if (!parent || (parent.mode & S_IFMT) !== S_IFDIR) {
       throw new BargeError('INVALID_PATH', `cannot add ${to}: ${parentPath(to) || '/'} is not a directory`);
     }
     const holder = await this.owner(to);
-    const rootMarker = entries.find((d) => d.path === `${from}/${CATALOG_MARKER}`);
+    const rootMarker = entries.find((d) => d.path === `${to}/${CATALOG_MARKER}`);
     // A copied catalog root is a catalog at once, as restructure() would cut it at commit.
     let node = holder;
     const top = entries[0] as Dirent;
@@ -178,23 +188,46 @@ export class WorkingTree {
       node.loaded = true;
       holder.children.set(to, node);
     }
-    for (const d of entries) {
-      const target = to + d.path.slice(from.length);
-      const isRoot = target === node.mountpoint && node !== holder;
-      const copy: Dirent = {
-        ...d,
-        path: target,
-        name: target.slice(target.lastIndexOf('/') + 1),
-        nestedMountpoint: false,
-        nestedRoot: isRoot,
-      };
+    const marker = `${to}/${CATALOG_MARKER}`;
+    for (const copy of entries) {
+      const isRoot = copy.path === to && node !== holder;
+      copy.nestedMountpoint = false;
+      copy.nestedRoot = isRoot;
       node.add(copy);
       if (isRoot) holder.add({ ...copy, nestedRoot: false, nestedMountpoint: true });
-      else if (copy.name === CATALOG_MARKER) this.boundaryCandidates.add(parentPath(target));
+      else if (copy.name === CATALOG_MARKER && copy.path !== marker)
+        this.boundaryCandidates.add(parentPath(copy.path));
     }
     node.markDirty();
     this.changes += entries.length;
     return entries.length;
+  }
+
+  /**
+   * Fresh entries for a copy of the subtree at `from` placed at `to`, parents first. A catalog
+   * nobody loaded yet (an image's flat root, when another image is built on it) is read straight
+   * from its stored rows, which never enter this tree's maps.
+   */
+  private async copiesOf(from: string, to: string): Promise<Dirent[]> {
+    const stored = await this.catalogAt(from);
+    if (stored && !stored.loaded && stored.hash !== null) {
+      const catalog = await this.loader(stored.hash, from);
+      try {
+        if (catalog.nestedCatalogs().length === 0) {
+          const entries = catalog.entries(to);
+          const top = entries[0];
+          if (top) top.name = to.slice(to.lastIndexOf('/') + 1);
+          return entries;
+        }
+      } finally {
+        catalog.close();
+      }
+    }
+    if (!(await this.get(from))) return [];
+    return (await this.subtree(from)).map((d) => {
+      const path = to + d.path.slice(from.length);
+      return { ...d, path, name: path.slice(path.lastIndexOf('/') + 1) };
+    });
   }
 
   /**
