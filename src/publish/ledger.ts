@@ -228,9 +228,21 @@ export class Ledger {
 
   /** Updates the history object of a revision (a tag added or removed keeps the revision). */
   setHistory(revision: number, history: string, timestamp: number): void {
-    this.db
-      .prepare('UPDATE revisions SET history = ?, timestamp = max(timestamp, ?) WHERE revision = ?')
-      .run(history, timestamp, revision);
+    const old = this.db.prepare('SELECT history FROM revisions WHERE revision = ?').get(revision) as
+      | { history: string }
+      | undefined;
+    this.db.transaction(() => {
+      this.db
+        .prepare('UPDATE revisions SET history = ?, timestamp = max(timestamp, ?) WHERE revision = ?')
+        .run(history, timestamp, revision);
+      // The history it replaces is named by no revision any more: an orphan for gc, which spares
+      // it while the served manifest still names it (a tag killed before its manifest swap).
+      if (old?.history && old.history !== history) {
+        this.db
+          .prepare("INSERT OR IGNORE INTO staged (key, session, at) VALUES (?, 'ended', ?)")
+          .run(old.history, Math.floor(Date.now() / 1000));
+      }
+    })();
   }
 
   revisions(states: LedgerRevision['state'][] = ['pending', 'committed']): LedgerRevision[] {
