@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { Catalog } from '../catalog/index.js';
 import { BargeError } from '../error/index.js';
-import { HistoryDb } from '../history/index.js';
+import { HistoryDb, TRUNK, TRUNK_PREVIOUS } from '../history/index.js';
 import { decompress, objectPath } from '../object/index.js';
 import {
   failpoint,
-  type Ledger,
+  Ledger,
   Publisher,
   type RetentionPolicy,
   readRepositoryConfig,
@@ -14,6 +14,7 @@ import { repositoryPaths } from '../repository/index.js';
 import { CommitQueue } from '../usercode/commit-queue.js';
 import { expireUploads } from '../usercode/upload-service.js';
 import { UploadsDb } from '../usercode/uploads-db.js';
+import { type ExpiryPreview, previewExpiry } from './expiry-preview.js';
 
 export type { RetentionPolicy };
 
@@ -52,6 +53,10 @@ export interface GcReport {
   kept: KeptRevision[];
   catalogsDeleted: number;
   objectsDeleted: number;
+  /**
+   * Bytes of the files deleted. A dry run with uploads to expire counts the retention revision's
+   * first history (replaced when trunk-previous goes) at the size of the current one.
+   */
   bytesFreed: number;
   /** Deletions left over by a killed gc, finished now. */
   resumed: number;
@@ -95,6 +100,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   };
 
   // 1. Retention of content: idle uploads go in one revision (objects stay until the sweep).
+  let expiring: string[] = [];
   if (config.uploads) {
     const db = new UploadsDb(paths.state);
     try {
@@ -103,13 +109,22 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
         .all()
         .filter((u) => u.pinned && u.lastUsedAt < cutoff)
         .map((u) => u.cid);
-      if (dryRun) report.uploadsExpired = db.idleSince(cutoff).map((u) => u.cid);
-      else {
+      if (dryRun) {
+        const idle = db.idleSince(cutoff);
+        report.uploadsExpired = idle.map((u) => u.cid);
+        expiring = idle.map((u) => u.path);
+      } else {
         const queue = new CommitQueue({ dataDir, fqrn, lockWaitMs: 120_000 });
         const { removed, result } = await expireUploads(queue, db, config.uploads.expiryDays, now);
         await queue.close();
         report.uploadsExpired = removed.map((u) => u.cid);
-        if (result?.published) report.retentionRevision = result.revision;
+        if (result?.published) {
+          report.retentionRevision = result.revision;
+          // Remembered for the sweep, also the sweep of the next gc if this one is killed first.
+          const ledger = Ledger.open(paths.state);
+          ledger.setMeta(RETENTION_REVISION, String(result.revision));
+          ledger.close();
+        }
       }
     } finally {
       db.close();
@@ -122,24 +137,44 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   try {
     const ledger = publisher.ledger;
     checkLedger(ledger, publisher);
-    const sweep = await planSweep(publisher, ledger, retention, now, report);
+    const plan: PlanOptions = {
+      retentionHead: ledger.meta(RETENTION_REVISION) === String(publisher.manifest.revision),
+    };
+    // A dry run plans against the retention revision the real run would publish first.
+    if (dryRun) {
+      const preview = await previewExpiry(publisher, expiring);
+      if (preview) plan.preview = preview;
+    }
+    let sweep = await planSweep(publisher, ledger, retention, now, report, plan);
+    if (sweep.untagPrevious && !dryRun) {
+      // trunk-previous names the revision before expiry, out of retention: it goes, and expired
+      // content with it. The tag first, so that no tag ever names a deleted revision.
+      await publisher.untag(TRUNK_PREVIOUS);
+      sweep = await planSweep(publisher, ledger, retention, now, report, plan);
+    }
     if (dryRun) {
       report.catalogsDeleted = sweep.catalogs.length;
       report.objectsDeleted = sweep.condemn.length - sweep.catalogs.length;
       report.bytesFreed = await sizeOf(publisher, sweep.condemn);
+      if (plan.preview && sweep.untagPrevious) {
+        // The real run replaces the retention revision's history (trunk-previous removed) and
+        // collects the first one, about as large as the current history.
+        report.objectsDeleted++;
+        report.bytesFreed += await sizeOf(publisher, [objectPath(publisher.manifest.history ?? '', 'H')]);
+      }
     } else {
       // The decision, atomically: revisions dropped, refcounts released, deletions recorded.
       applySweep(ledger, sweep, report);
       failpoint('gc-planned');
-      // The reflog must not name what is going; re-signed before any file goes.
-      const goneRoots = new Set(sweep.condemn.filter((k) => k.endsWith('C')));
-      const goneOther = new Set(sweep.condemn);
-      report.reflogPruned = await publisher.pruneReflog((hash, type) => {
-        if (type === 'catalog') return goneRoots.has(objectPath(hash, 'C'));
-        if (type === 'history') return goneOther.has(objectPath(hash, 'H'));
-        if (type === 'certificate') return goneOther.has(objectPath(hash, 'X'));
-        return false;
-      });
+      // The reflog must not name what is going, nor what a killed gc left condemned; re-signed
+      // before any file goes.
+      const gone = new Set(
+        (ledger.db.prepare('SELECT key FROM condemned').all() as { key: string }[]).map((r) => r.key),
+      );
+      const suffix = { catalog: 'C', history: 'H', certificate: 'X', metainfo: 'M' } as const;
+      report.reflogPruned = await publisher.pruneReflog((hash, type) =>
+        gone.has(objectPath(hash, suffix[type])),
+      );
       failpoint('gc-reflog');
       const deleted = await deleteCondemned(publisher, ledger, options.batch ?? 1000);
       report.bytesFreed = deleted.bytes;
@@ -164,9 +199,26 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
   }
 }
 
+/** The meta key of the ledger naming the last retention revision gc published. */
+const RETENTION_REVISION = 'retention-revision';
+
+/** How a sweep is planned beyond the retention policy. */
+interface PlanOptions {
+  /**
+   * The current revision is a retention revision gc published: its trunk-previous (the revision
+   * before expiry) is kept only if retention keeps it anyway, else expired content would outlive
+   * the gc that expired it.
+   */
+  retentionHead: boolean;
+  /** A dry run: plan as if the retention revision that these references preview were current. */
+  preview?: ExpiryPreview;
+}
+
 /** What a sweep will do, decided before anything changes. */
 interface Sweep {
   drop: number[];
+  /** trunk-previous names a dropped revision: the tag goes before the sweep. */
+  untagPrevious: boolean;
   /** Catalog keys whose refs reach 0, with their released children and objects counted. */
   catalogs: string[];
   /** refs decrements of live objects and catalogs that stay. */
@@ -186,18 +238,26 @@ async function planSweep(
   retention: RetentionPolicy,
   now: number,
   report: GcReport,
+  options: PlanOptions,
 ): Promise<Sweep> {
   const revisions = ledger.revisions(['committed']);
   const head = publisher.manifest;
+  const preview = options.preview;
   const why = new Map<number, string[]>();
   const keep = (r: number, reason: string) => why.set(r, [...(why.get(r) ?? []), reason]);
-  keep(head.revision, 'current revision');
+  // With a preview, the retention revision is current and takes one of the newest places.
+  if (!preview) keep(head.revision, 'current revision');
   const newest = revisions.map((r) => r.revision).sort((a, b) => b - a);
-  for (const r of newest.slice(0, retention.revisions)) keep(r, `one of the newest ${retention.revisions}`);
+  for (const r of newest.slice(0, retention.revisions - (preview ? 1 : 0)))
+    keep(r, `one of the newest ${retention.revisions}`);
+  // Revision timestamps run ahead of the clock when revisions come faster than one a second (each
+  // is its predecessor's + 1): zero days must keep none, not those of the last few seconds.
   const young = now - retention.days * 86400;
   for (const r of revisions)
-    if (r.timestamp >= young) keep(r.revision, `younger than ${retention.days} days`);
-  // Named tags (and trunk/trunk-previous) keep their root catalogs.
+    if (retention.days > 0 && r.timestamp >= young) keep(r.revision, `younger than ${retention.days} days`);
+  // Named tags (and trunk/trunk-previous) keep their root catalogs; after expiry, trunk-previous
+  // only if the revision is kept anyway (see PlanOptions).
+  let previous: number | undefined = preview ? head.revision : undefined;
   if (head.history) {
     const h = HistoryDb.open(
       await decompress(await publisher.store.get(objectPath(head.history, 'H')), 'history'),
@@ -206,12 +266,17 @@ async function planSweep(
       const byRoot = new Map(revisions.map((r) => [r.root, r.revision]));
       for (const t of h.tags()) {
         const r = byRoot.get(t.hash);
-        if (r !== undefined) keep(r, `tag ${t.name}`);
+        // The retention revision a preview stands for moves both trunk tags.
+        if (r === undefined || (preview && (t.name === TRUNK || t.name === TRUNK_PREVIOUS))) continue;
+        if (t.name === TRUNK_PREVIOUS && options.retentionHead) previous = r;
+        else keep(r, `tag ${t.name}`);
       }
     } finally {
       h.close();
     }
   }
+  if (previous !== undefined && why.has(previous)) keep(previous, `tag ${TRUNK_PREVIOUS}`);
+  const untagPrevious = previous !== undefined && !why.has(previous);
   report.kept = revisions
     .filter((r) => why.has(r.revision))
     .map((r) => ({ revision: r.revision, root: r.root, why: why.get(r.revision) ?? [] }));
@@ -225,7 +290,9 @@ async function planSweep(
   const refsOf = ledger.db.prepare('SELECT refs FROM catalogs WHERE key = ?');
   const objRefsOf = ledger.db.prepare('SELECT refs FROM objects WHERE key = ?');
   const catalogRefs = (key: string) =>
-    ((refsOf.get(key) as { refs: number } | undefined)?.refs ?? 0) - (catalogDecrements.get(key) ?? 0);
+    ((refsOf.get(key) as { refs: number } | undefined)?.refs ?? 0) +
+    (preview?.catalogs.get(key) ?? 0) -
+    (catalogDecrements.get(key) ?? 0);
   const queue: string[] = (
     ledger.db.prepare('SELECT key FROM catalogs WHERE refs <= 0').all() as { key: string }[]
   ).map((r) => r.key);
@@ -252,7 +319,8 @@ async function planSweep(
     try {
       for (const c of new Set(catalog.contentHashes().map((h) => objectPath(h.hash, h.suffix)))) {
         const left =
-          ((objRefsOf.get(c) as { refs: number } | undefined)?.refs ?? 0) -
+          ((objRefsOf.get(c) as { refs: number } | undefined)?.refs ?? 0) +
+          (preview?.objects.get(c) ?? 0) -
           (objectDecrements.get(c) ?? 0) -
           1;
         objectDecrements.set(c, (objectDecrements.get(c) ?? 0) + 1);
@@ -271,7 +339,9 @@ async function planSweep(
   const keptRevisions = ledger.revisions(['pending', 'committed']).filter((r) => !drop.includes(r.revision));
   const stillNamed = new Set(keptRevisions.flatMap((r) => [r.history, r.certificate]));
   stillNamed.add(objectPath(head.certificate, 'X'));
-  if (head.history) stillNamed.add(objectPath(head.history, 'H'));
+  // (With a preview, the current history goes with its revision when that is dropped.)
+  if (head.history && !(preview && drop.includes(head.revision)))
+    stillNamed.add(objectPath(head.history, 'H'));
   const metaKeys = new Set<string>();
   for (const r of drop) {
     const row = byRevision.get(r);
@@ -292,6 +362,7 @@ async function planSweep(
   const condemn = [...dead, ...deadObjects, ...metas.filter((k) => !dead.has(k)), ...orphans];
   return {
     drop,
+    untagPrevious,
     catalogs: [...dead],
     objectDecrements,
     catalogDecrements,
@@ -335,13 +406,22 @@ async function deleteCondemned(
 ): Promise<{ count: number; bytes: number }> {
   const db = ledger.db;
   const clear = db.prepare('DELETE FROM condemned WHERE key = ?');
+  // Root catalogs of dropped revisions first, other catalogs next, objects last: killed midway, no
+  // revision a reader can still reach (a previous_revision, the reflog) lacks an object; what is
+  // left is only reachable from catalogs that are gone. Read once: the list is the garbage.
+  const rows = db
+    .prepare(
+      `SELECT key, key IN (SELECT 'data/' || substr(root, 1, 2) || '/' || substr(root, 3) || 'C'
+                           FROM revisions WHERE state = 'dropped') AS root
+       FROM condemned`,
+    )
+    .all() as { key: string; root: number }[];
+  const rank = (r: { key: string; root: number }) => (r.root ? 0 : r.key.endsWith('C') ? 1 : 2);
+  const ordered = rows.sort((a, b) => rank(a) - rank(b)).map((r) => r.key);
   let count = 0;
   let bytes = 0;
-  for (;;) {
-    const keys = (db.prepare('SELECT key FROM condemned LIMIT ?').all(batch) as { key: string }[]).map(
-      (r) => r.key,
-    );
-    if (keys.length === 0) break;
+  for (let start = 0; start < ordered.length; start += batch) {
+    const keys = ordered.slice(start, start + batch);
     // A key a commit took back (live again) stays.
     const doomed = keys.filter((key) => !ledger.isLive(key) && !ledger.hasCatalog(key));
     for (let i = 0; i < doomed.length; i += 100) {
