@@ -123,19 +123,28 @@ async function sync(
   const progress = layerProgress();
   for (;;) {
     const wishlist = await readWishlist(file);
-    const outcomes = await withPublisher(data, values.repo ?? wishlist.cvmfs_repo, (p) =>
-      syncWishlist(p, wishlist, {
-        client,
-        ...(progress ? { onLayer: progress } : {}),
-        ...(values.platform ? { platform: values.platform } : {}),
-        onOutcome: (o) =>
-          io.out(
-            o.status === 'failed'
-              ? `FAILED    ${o.reference}: ${o.error?.code}: ${o.error?.message}`
-              : `${o.status.padEnd(9)} ${o.reference} (${o.seconds.toFixed(1)} s)`,
-          ),
-      }),
-    );
+    const { StatsDb } = await import('../observe/stats-db.js');
+    const outcomes = await withPublisher(data, values.repo ?? wishlist.cvmfs_repo, async (p) => {
+      // Each outcome is kept for the dashboard's images page (last sync, errors).
+      const stats = new StatsDb(p.paths.state);
+      try {
+        return await syncWishlist(p, wishlist, {
+          client,
+          ...(progress ? { onLayer: progress } : {}),
+          ...(values.platform ? { platform: values.platform } : {}),
+          onOutcome: (o) => {
+            stats.recordSync(o);
+            io.out(
+              o.status === 'failed'
+                ? `FAILED    ${o.reference}: ${o.error?.code}: ${o.error?.message}`
+                : `${o.status.padEnd(9)} ${o.reference} (${o.seconds.toFixed(1)} s)`,
+            );
+          },
+        });
+      } finally {
+        stats.close();
+      }
+    });
     const count = (s: string) => outcomes.filter((o) => o.status === s).length;
     io.out(
       `sync: ${count('published')} published, ${count('unchanged')} unchanged, ${count('failed')} failed`,
