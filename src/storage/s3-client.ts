@@ -42,7 +42,14 @@ export interface S3Response {
 }
 
 const RETRY_STATUS = new Set([500, 502, 503, 504, 429]);
-const RETRY_CODES = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable']);
+/** S3 error codes worth another try; ConditionalRequestConflict is AWS's answer to racing conditional puts. */
+const RETRY_CODES = new Set([
+  'SlowDown',
+  'RequestTimeout',
+  'InternalError',
+  'ServiceUnavailable',
+  'ConditionalRequestConflict',
+]);
 const RETRY_ERRNO = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
