@@ -76,6 +76,10 @@ export async function flattenImage(image: ImageSource, options: FlattenOptions):
     if (await tree.get(root)) await tree.remove(root);
     await ensureDirectories(tree, root, options.algorithm);
     await tree.put({ ...directoryEntry(root, options.algorithm), uid: 0, gid: 0 });
+    // A catalog from the start: the image's entries then go straight into it, instead of being
+    // moved there from the parent catalog at commit (1.5 s for the 14,000 of bench/images' base).
+    await putMarker(options);
+    await tree.restructure();
     symlinks = new SymlinkTracker();
   }
   const { writer } = options;
@@ -110,12 +114,17 @@ export async function flattenImage(image: ImageSource, options: FlattenOptions):
     stats.layers++;
     options.onLayer?.(index, stats);
   }
-  // The flat root is its own nested catalog, as DUCC cuts them (one catalog per image).
-  await tree.put({
-    ...fileEntry(`${root}/${CATALOG_MARKER}`, options.algorithm),
+  // The flat root is its own nested catalog, as DUCC cuts them (one catalog per image), whatever
+  // the layers did to a marker of their own.
+  await putMarker(options);
+  return stats;
+}
+
+async function putMarker(options: FlattenOptions): Promise<void> {
+  await options.tree.put({
+    ...fileEntry(`${options.root}/${CATALOG_MARKER}`, options.algorithm),
     hash: (await options.writer.ingestBuffer(Buffer.alloc(0))).hash,
   });
-  return stats;
 }
 
 async function toOp(
