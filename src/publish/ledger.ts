@@ -237,11 +237,19 @@ export class Ledger {
         .run(history, timestamp, revision);
       // The history it replaces is named by no revision any more: an orphan for gc, which spares
       // it while the served manifest still names it (a tag killed before its manifest swap).
-      if (old?.history && old.history !== history) {
-        this.db
-          .prepare("INSERT OR IGNORE INTO staged (key, session, at) VALUES (?, 'ended', ?)")
-          .run(old.history, Math.floor(Date.now() / 1000));
-      }
+      if (old?.history && old.history !== history) this.orphan([old.history]);
+    })();
+  }
+
+  /**
+   * Records objects written that nothing will reference (a commit refused after writing its
+   * catalogs and history): gc deletes each unless something names it by then.
+   */
+  orphan(keys: Iterable<string>): void {
+    const insert = this.db.prepare("INSERT OR IGNORE INTO staged (key, session, at) VALUES (?, 'ended', ?)");
+    const now = Math.floor(Date.now() / 1000);
+    this.db.transaction(() => {
+      for (const key of keys) insert.run(key, now);
     })();
   }
 
