@@ -32,6 +32,8 @@ export class WorkingTree {
     if (path === '') return node;
     let prefix = '';
     for (const part of path.slice(1).split('/')) {
+      // A catalog without nested ones owns everything below it (an image's flat root: most puts).
+      if (node.children.size === 0) break;
       prefix = `${prefix}/${part}`;
       const child = node.children.get(prefix);
       if (child) {
@@ -333,18 +335,13 @@ function depth(p: string): number {
   return p === '' ? 0 : p.split('/').length - 1;
 }
 
+const BAD_PART = /\/\.{0,2}(?:\/|$)/;
+
 /** Repository paths are absolute, '' for the root, without '.', '..', empty parts or a trailing slash. */
 export function validatePath(p: string): void {
   if (p === '') return;
-  if (
-    !p.startsWith('/') ||
-    p.endsWith('/') ||
-    p.includes('\0') ||
-    p
-      .split('/')
-      .slice(1)
-      .some((s) => s === '' || s === '.' || s === '..')
-  ) {
+  // A part that is empty, '.' or '..': a slash followed by at most two dots, then a slash or the end.
+  if (!p.startsWith('/') || p.includes('\0') || BAD_PART.test(p)) {
     throw new BargeError('INVALID_PATH', `'${p}' is not a valid repository path`, {
       hint: "use an absolute path like /sw/v1 ('' or / for the root)",
     });
