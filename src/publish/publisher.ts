@@ -426,6 +426,8 @@ export class Publisher {
     // Checked many at once: on S3 each is a HEAD request (a first publish asks about every object).
     await runPool([...unknown], 32, async (key) => {
       if (!(await this.store.has(key))) {
+        // The catalogs and history this commit already wrote are orphans for gc to take.
+        this.ledger.orphan([...catalogs.map((c) => c.key), objectPath(history, 'H')]);
         throw new BargeError(
           'OBJECT_COLLECTED',
           `object ${key} was garbage-collected while this publish used it`,

@@ -198,12 +198,19 @@ function refuse(
   }
   const headers: Record<string, string> = { ...authErrorHeaders(err) };
   if (!ctx.req.complete) headers.Connection = 'close';
-  const message = status < 500 && err instanceof BargeError ? err.message : 'internal server error';
+  // A retryable collision with gc (or a writer holding the repository) says so, not "internal".
+  const retryable =
+    err instanceof BargeError && (err.code === 'OBJECT_COLLECTED' || err.code === 'REPO_LOCKED');
+  if (retryable) headers['Retry-After'] = '1';
+  const message =
+    (status < 500 || retryable) && err instanceof BargeError ? err.message : 'internal server error';
   send(status, `${message}\n`, headers);
 }
 
 function errorBody(err: unknown, status: number): { code: string; message: string; hint?: string } {
-  if (status < 500 && err instanceof BargeError) {
+  const retryable =
+    err instanceof BargeError && (err.code === 'OBJECT_COLLECTED' || err.code === 'REPO_LOCKED');
+  if ((status < 500 || retryable) && err instanceof BargeError) {
     return { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) };
   }
   return { code: 'INTERNAL', message: 'internal server error' };
