@@ -85,6 +85,11 @@ export class ReplicaLedger {
     return this.db.prepare('SELECT 1 FROM catalogs WHERE key = ?').get(key) !== undefined;
   }
 
+  /** Whether no catalog was completed yet (a first snapshot, or one resuming it). */
+  isEmpty(): boolean {
+    return this.db.prepare('SELECT 1 FROM catalogs LIMIT 1').get() === undefined;
+  }
+
   /** Records completed catalogs (children first), in one transaction; objects gain a reference. */
   complete(catalogs: readonly CompletedCatalog[]): void {
     const add = this.db.prepare(

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { BargeError, isBargeError } from '../error/index.js';
 import { HistoryDb, type ReferenceType, ReflogDb } from '../history/index.js';
@@ -89,7 +89,10 @@ export async function replicate(options: ReplicateOptions): Promise<SnapshotResu
     const store = new FsObjectStore(paths.served, { durable: options.durable ?? true });
     await store.initLayout();
     await store.clearStaging();
-    copier = new SubtreeCopier(source, store, ledger, new TaskLimit(parallel));
+    // A first snapshot (or one resuming it) fetches nearly everything: one listing of what an
+    // interrupted run stored replaces a stat per object. Later ones stat only what is new.
+    const present = ledger.isEmpty() ? await listStored(paths.served) : undefined;
+    copier = new SubtreeCopier(source, store, ledger, new TaskLimit(parallel), present);
     const result = await snapshot({ options, paths, source, store, ledger, copier, started });
     revision = result.revision;
     ledger.recordSnapshot({
@@ -338,4 +341,16 @@ async function copyRoots(
   }
   if (fatal !== undefined) throw fatal;
   return seen;
+}
+
+/** The keys under `<served>/data/XX/` (staging left out), by one readdir per directory. */
+async function listStored(served: string): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (let i = 0; i < 256; i++) {
+    const dir = i.toString(16).padStart(2, '0');
+    for (const name of await fsp.readdir(path.join(served, 'data', dir)).catch(() => [] as string[])) {
+      keys.add(`data/${dir}/${name}`);
+    }
+  }
+  return keys;
 }

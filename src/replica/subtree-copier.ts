@@ -56,11 +56,16 @@ export class SubtreeCopier {
   private pending: CompletedCatalog[] = [];
   private checkpointing: Promise<void> = Promise.resolve();
 
+  /**
+   * @param present the keys under data/ known to be stored when the run starts (a listing taken
+   *   by the caller), so that no object is stat'ed; undefined: ask the store for each object.
+   */
   constructor(
     private readonly source: RepositorySource,
     private readonly store: ObjectStore,
     private readonly ledger: ReplicaLedger,
     private readonly limit: TaskLimit,
+    private readonly present?: ReadonlySet<string>,
   ) {}
 
   /** Copies the subtree of a catalog (once per run, however many parents or roots name it). */
@@ -158,7 +163,7 @@ export class SubtreeCopier {
 
   /** The replica's own copy of a catalog when it is intact, else the source's (verified). */
   private async loadCatalog(hash: HashText, key: string): Promise<{ bytes: Buffer; local: boolean }> {
-    if (await this.store.has(key)) {
+    if (await this.held(key)) {
       const bytes = await this.store.get(key);
       if (hashBytes(bytes, hashAlgorithm(hash)) === hash) {
         this.stats.catalogsLocal++;
@@ -172,13 +177,19 @@ export class SubtreeCopier {
     return { bytes, local: false };
   }
 
+  /** Whether an object is stored: from the listing when there is one, else from the store. */
+  private held(key: string): Promise<boolean> | boolean {
+    return this.present ? this.present.has(key) : this.store.has(key);
+  }
+
   private async copyObject(hash: HashText, suffix: ObjectSuffix, key: string): Promise<void> {
-    if (await this.store.has(key)) {
+    if (await this.held(key)) {
       this.stats.objectsPresent++;
       return;
     }
     const data = await fetchVerified(this.source, hash, suffix);
-    await this.store.put(key, data, { ifAbsent: true });
+    // Absent a moment ago and fetched once per run (the map above): no second existence check.
+    await this.store.put(key, data);
     this.stats.objectsFetched++;
     this.stats.bytesFetched += data.length;
     failpoint('replicate-object');
