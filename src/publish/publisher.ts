@@ -13,7 +13,7 @@ import {
 import { decompress, type HashText, hashAlgorithm, hashBytes, objectPath } from '../object/index.js';
 import { treeFingerprint as fingerprintTree } from '../posix/index.js';
 import { type RepositoryPaths, repositoryPaths } from '../repository/data-dir.js';
-import { FsObjectStore, ioError, type ObjectStore, openObjectStore } from '../storage/index.js';
+import { FsObjectStore, ioError, missingKeys, type ObjectStore, openObjectStore } from '../storage/index.js';
 import type { CatalogLoader } from './catalog-node.js';
 import { commitCatalogs } from './commit-catalogs.js';
 import { failpoint } from './failpoint.js';
@@ -29,7 +29,6 @@ import {
 import { PublishState } from './publish-state.js';
 import { type RepositoryConfig, readRepositoryConfig } from './repository-config.js';
 import { RepositoryLock } from './repository-lock.js';
-import { runPool } from './run-pool.js';
 import { readScannedXattrs, scanDirectory, sourceDirectory } from './scan-directory.js';
 import { validatePath, WorkingTree } from './working-tree.js';
 
@@ -423,20 +422,20 @@ export class Publisher {
     }
     const unknown = new Set<string>();
     for (const c of catalogs) for (const o of c.objects) if (!this.ledger.isLive(o)) unknown.add(o);
-    // Checked many at once: on S3 each is a HEAD request (a first publish asks about every object).
-    await runPool([...unknown], 32, async (key) => {
-      if (!(await this.store.has(key))) {
-        // The catalogs and history this commit already wrote are orphans for gc to take.
-        this.ledger.orphan([...catalogs.map((c) => c.key), objectPath(history, 'H')]);
-        throw new BargeError(
-          'OBJECT_COLLECTED',
-          `object ${key} was garbage-collected while this publish used it`,
-          {
-            hint: 'retry: the next attempt writes it again (nothing was published)',
-          },
-        );
-      }
-    });
+    // Asked in bulk: a first publish asks about every object, and on S3 one HEAD each cost the
+    // server as much again as the PUTs (the S3 store lists directories instead).
+    const [gone] = await missingKeys(this.store, [...unknown]);
+    if (gone !== undefined) {
+      // The catalogs and history this commit already wrote are orphans for gc to take.
+      this.ledger.orphan([...catalogs.map((c) => c.key), objectPath(history, 'H')]);
+      throw new BargeError(
+        'OBJECT_COLLECTED',
+        `object ${gone} was garbage-collected while this publish used it`,
+        {
+          hint: 'retry: the next attempt writes it again (nothing was published)',
+        },
+      );
+    }
     this.ledger.recordRevision(
       {
         revision: committed.revision,

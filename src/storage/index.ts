@@ -9,6 +9,7 @@
 export type { FsStoreOptions } from './fs-store.js';
 export { FsObjectStore, ioError } from './fs-store.js';
 export { MemoryObjectStore } from './memory-store.js';
+export { missingKeys } from './missing-keys.js';
 export type { ObjectStore, PutOptions, StoredObject } from './object-store.js';
 export {
   FS_STORAGE,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { BargeError } from '../error/index.js';
+import { missingKeys } from './missing-keys.js';
 import type { ObjectStore, StoredObject } from './object-store.js';
 
 /** A fresh, empty store for one test, and how to dispose of it. */
@@ -133,19 +134,48 @@ export function objectStoreContract(
       );
     });
 
-    withStore('lists and deletes more keys than one request carries (1,000 for S3)', async (store) => {
-      const keys = Array.from({ length: 1234 }, (_, i) => objectKey(`object ${i}`));
-      for (let i = 0; i < keys.length; i += 100) {
-        await Promise.all(keys.slice(i, i + 100).map((k) => store.put(k, Buffer.from(k))));
-      }
-      const listed = await listAll(store, 'data/');
-      assert.equal(listed.length, keys.length);
-      assert.deepEqual(new Set(listed.map((o) => o.key)), new Set(keys));
-      await store.delete(keys.slice(0, 1100));
-      const left = await listAll(store, 'data/');
-      assert.deepEqual(new Set(left.map((o) => o.key)), new Set(keys.slice(1100)));
-      assert.equal(await store.has(keys[0] as string), false);
-      assert.equal(await store.has(keys[1200] as string), true);
+    withStore(
+      'lists, checks and deletes more keys than one request carries (1,000 for S3)',
+      async (store) => {
+        // One directory, so that the S3 store's listing and bulk check both need several pages.
+        const name = (i: number, salt = '') =>
+          `data/5e/${createHash('sha1').update(`${salt}${i}`).digest('hex').slice(2)}`;
+        const keys = Array.from({ length: 1234 }, (_, i) => name(i));
+        for (let i = 0; i < keys.length; i += 100) {
+          await Promise.all(keys.slice(i, i + 100).map((k) => store.put(k, Buffer.from(k))));
+        }
+        const listed = await listAll(store, 'data/');
+        assert.equal(listed.length, keys.length);
+        assert.deepEqual(new Set(listed.map((o) => o.key)), new Set(keys));
+        const absent = Array.from({ length: 40 }, (_, i) => name(i, 'absent'));
+        const probe = [...keys.filter((_, i) => i % 31 === 0), ...absent];
+        assert.deepEqual(new Set(await missingKeys(store, probe)), new Set(absent));
+        await store.delete(keys.slice(0, 1100));
+        const left = await listAll(store, 'data/');
+        assert.deepEqual(new Set(left.map((o) => o.key)), new Set(keys.slice(1100)));
+        assert.equal(await store.has(keys[0] as string), false);
+        assert.equal(await store.has(keys[1200] as string), true);
+        assert.deepEqual((await missingKeys(store, keys)).length, 1100);
+      },
+    );
+
+    withStore('tells which keys are missing, neighbours and other directories included', async (store) => {
+      const dense = Array.from({ length: 12 }, (_, i) => `data/7f/${String(i * 2).padStart(38, '0')}`);
+      const sparse = [objectKey('one'), objectKey('two')];
+      for (const k of [...dense, ...sparse, '.cvmfspublished']) await store.put(k, Buffer.from(k));
+      const third = dense[3] as string;
+      const absent = [
+        `${third}P`, // sorts right after a present key
+        third.slice(0, -1), // a prefix of a present key, sorts right before it
+        `data/7f/${String(1).padStart(38, '0')}`, // between two present keys
+        `data/7f/${'f'.repeat(38)}`, // after the last
+        `data/7f/${'0'.repeat(37)}`, // before the first
+        objectKey('three'),
+        '.cvmfsreflog',
+      ];
+      const asked = [...dense, ...sparse, '.cvmfspublished', ...absent, dense[0] as string];
+      assert.deepEqual(new Set(await missingKeys(store, asked)), new Set(absent));
+      assert.deepEqual(await missingKeys(store, []), []);
     });
 
     withStore('deletes in bulk, absent keys included, and nothing else', async (store) => {
