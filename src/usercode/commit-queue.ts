@@ -11,8 +11,14 @@ export interface BatchedChange {
 export interface CommitQueueOptions {
   dataDir: string;
   fqrn: string;
-  /** How long the first change of a batch waits for company (default 100 ms). */
+  /**
+   * How long a batch waits for changes still being prepared (see expect()) before it goes without
+   * them (default 100 ms); after a commit that took longer, as long as that commit took, up to
+   * maxGatherMs. A batch goes at once when nothing is being prepared.
+   */
   gatherMs?: number;
+  /** The longest a batch waits for changes being prepared (default 1,000 ms). */
+  maxGatherMs?: number;
   /** Most changes in one revision (default 1,000). */
   maxBatch?: number;
   /** Runs after a batch is committed and before its callers are answered (ledger updates). */
@@ -47,12 +53,27 @@ type Job =
  *
  * The repository lock is taken per batch, so a CLI writer (`barge images add`) can slip in between;
  * staged objects live in data/txn meanwhile, hence `keepStaging`.
+ *
+ * When a batch goes: at once when no other change is being prepared (a lone upload does not
+ * wait), else when those have arrived or the gather window is over. The window opens when the
+ * batch's first change arrives or the last commit ended, whichever is later, and lasts as long as
+ * the last commit took (at least gatherMs, at most maxGatherMs). Cutting as soon as a commit
+ * ended made batches small under load, since preparing and committing share one thread: with 32
+ * uploads in flight the batches averaged 2.3 uploads at 10,000 uploads present, and each
+ * revision rewrites the group catalogs it touches whatever its size (bench/usercode).
  */
 export class CommitQueue {
   private readonly waiting: Waiting[] = [];
   private readonly jobs: Job[] = [];
   private running = false;
   private gatherTimer: NodeJS.Timeout | undefined;
+  /** When the first change of the next batch arrived (ms since the epoch). */
+  private gatherStart: number | undefined;
+  /** Changes announced by expect() and not yet submitted or given up. */
+  private preparing = 0;
+  private lastJobEnd = 0;
+  private lastCommitMs = 0;
+  private closing = false;
   private closed = false;
   /** Revisions this queue committed and changes in them, for metrics and tests. */
   readonly stats = { revisions: 0, changes: 0, failedBatches: 0 };
@@ -64,9 +85,25 @@ export class CommitQueue {
     if (this.closed) return Promise.reject(new BargeError('IO_ERROR', 'the upload service is shutting down'));
     return new Promise<PublishResult>((resolve, reject) => {
       this.waiting.push({ change, resolve, reject });
-      if (this.waiting.length >= (this.options.maxBatch ?? 1000)) this.cut();
-      else this.gatherTimer ??= setTimeout(() => this.cut(), this.options.gatherMs ?? 100);
+      this.gatherStart ??= Date.now();
+      this.schedule();
     });
+  }
+
+  /**
+   * Announces a change being prepared (an upload streaming in): batches wait for it, within the
+   * gather window. Call the returned function once it is submitted, or given up; more calls are
+   * ignored.
+   */
+  expect(): () => void {
+    this.preparing++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.preparing--;
+      this.schedule();
+    };
   }
 
   /** Runs `run` alone with the repository open (an image ingest, an expiry), between batches. */
@@ -80,39 +117,74 @@ export class CommitQueue {
 
   /** Waits for everything queued, then refuses new work. */
   async close(): Promise<void> {
+    this.closing = true;
     this.cut();
-    while (this.running || this.jobs.length > 0) await new Promise((r) => setTimeout(r, 10));
+    while (this.running || this.jobs.length > 0 || this.waiting.length > 0) {
+      if (!this.running) this.cut();
+      await new Promise((r) => setTimeout(r, 10));
+    }
     this.closed = true;
   }
 
-  private cut(): void {
+  /** Milliseconds until the waiting changes must go as a batch (≤ 0: now). */
+  private dueIn(): number {
+    if (this.closing || this.preparing === 0 || this.waiting.length >= (this.options.maxBatch ?? 1000))
+      return 0;
+    const gather = this.options.gatherMs ?? 100;
+    const window = Math.min(Math.max(gather, this.lastCommitMs), this.options.maxGatherMs ?? 1000);
+    return Math.max(this.gatherStart ?? Date.now(), this.lastJobEnd) + window - Date.now();
+  }
+
+  /** Cuts a batch now or arms the timer for when it is due; while a job runs, drain decides. */
+  private schedule(): void {
+    if (this.running || this.waiting.length === 0) return;
     clearTimeout(this.gatherTimer);
     this.gatherTimer = undefined;
-    if (this.waiting.length === 0) return;
+    const wait = this.dueIn();
+    if (wait <= 0) this.cut();
+    else this.gatherTimer = setTimeout(() => this.cut(), wait);
+  }
+
+  private cut(): void {
+    this.takeBatches();
+    void this.drain();
+  }
+
+  /** Moves the waiting changes into batch jobs. */
+  private takeBatches(): void {
+    clearTimeout(this.gatherTimer);
+    this.gatherTimer = undefined;
+    this.gatherStart = undefined;
     const max = this.options.maxBatch ?? 1000;
     while (this.waiting.length > 0) this.jobs.push({ kind: 'batch', items: this.waiting.splice(0, max) });
-    void this.drain();
   }
 
   private async drain(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      for (let job = this.jobs.shift(); job; job = this.jobs.shift()) {
-        if (job.kind === 'batch') await this.commitBatch(job.items);
-        else {
+      for (;;) {
+        // Changes that arrived while the last job ran go next, together, once due.
+        if (this.jobs.length === 0 && this.waiting.length > 0 && this.dueIn() <= 0) this.takeBatches();
+        const job = this.jobs.shift();
+        if (!job) break;
+        const started = Date.now();
+        if (job.kind === 'batch') {
+          await this.commitBatch(job.items);
+          this.lastCommitMs = Date.now() - started;
+        } else {
           try {
             job.resolve(await this.withPublisher(job.run));
           } catch (err) {
             job.reject(err);
           }
         }
-        // Changes that arrived while this job ran have waited long enough: they go next, together.
-        if (this.jobs.length === 0 && this.waiting.length > 0) this.cut();
+        this.lastJobEnd = Date.now();
       }
     } finally {
       this.running = false;
     }
+    this.schedule();
   }
 
   private async commitBatch(items: Waiting[]): Promise<void> {

@@ -54,7 +54,8 @@ interface RepoUploads {
   config: RepositoryConfig & { uploads: NonNullable<RepositoryConfig['uploads']> };
   db: UploadsDb;
   queue: CommitQueue;
-  writer: ObjectWriter;
+  /** A staging writer for one upload (sharing the repository's worker threads). */
+  newWriter: () => ObjectWriter;
 }
 
 /** A staged upload on its way into a batch. */
@@ -99,14 +100,19 @@ export class UploadService {
       if (!config?.uploads) continue;
       const db = new UploadsDb(paths.state);
       const store = openObjectStore(paths, config);
-      // Ingest workers write object files themselves: only into a filesystem store.
-      const writer = new ObjectWriter(store, {
-        algorithm: config.hashAlgorithm,
-        chunkSizes: config.chunkSizes,
-        ...(store instanceof FsObjectStore
-          ? { pool: () => this.sharedPool(fqrn, paths.served, config) }
-          : {}),
-      });
+      // One writer per upload: a writer remembers every content it stored (for dedup within a
+      // publish), which in a writer shared by all uploads grew for the life of the server. It
+      // also makes addedBytes exact. Writers are never closed: that would stop the shared
+      // workers under other uploads. Ingest workers write object files themselves: only into a
+      // filesystem store.
+      const newWriter = () =>
+        new ObjectWriter(store, {
+          algorithm: config.hashAlgorithm,
+          chunkSizes: config.chunkSizes,
+          ...(store instanceof FsObjectStore
+            ? { pool: () => this.sharedPool(fqrn, paths.served, config) }
+            : {}),
+        });
       const queue = new CommitQueue({
         dataDir: this.options.dataDir,
         fqrn,
@@ -118,7 +124,13 @@ export class UploadService {
             result.revision,
           ),
       });
-      const repo: RepoUploads = { fqrn, config: { ...config, uploads: config.uploads }, db, queue, writer };
+      const repo: RepoUploads = {
+        fqrn,
+        config: { ...config, uploads: config.uploads },
+        db,
+        queue,
+        newWriter,
+      };
       await this.reconcile(repo);
       this.repos.set(fqrn, repo);
     }
@@ -177,11 +189,27 @@ export class UploadService {
 
   private async stageAndCommit(id: UploadId, body: TarballBody, publisher: string): Promise<PublishedUpload> {
     const repo = this.pickRepository(id);
+    // The next batch waits for this upload while it streams in (within the queue's gather window).
+    const arrived = repo.queue.expect();
+    try {
+      return await this.stageAndSubmit(repo, id, body, publisher, arrived);
+    } finally {
+      arrived();
+    }
+  }
+
+  private async stageAndSubmit(
+    repo: RepoUploads,
+    id: UploadId,
+    body: TarballBody,
+    publisher: string,
+    arrived: () => void,
+  ): Promise<PublishedUpload> {
     const digest = createHash(id.algorithm);
-    const before = repo.writer.stats.bytesWritten;
+    const writer = repo.newWriter();
     // A refused body may be unread past the point of refusal: the HTTP layer closes the connection.
     const staged: StagedTarball = await stageTarball(tap(body, digest), {
-      writer: repo.writer,
+      writer,
       algorithm: repo.config.hashAlgorithm,
       label: id.cid,
       ...(this.options.limits ? { limits: this.options.limits } : {}),
@@ -204,8 +232,7 @@ export class UploadService {
       tarballBytes: staged.compressedBytes,
       files: staged.files,
       bytes: staged.bytes,
-      // Concurrent stagings share the writer: this is an estimate when they overlap.
-      addedBytes: Math.max(0, repo.writer.stats.bytesWritten - before),
+      addedBytes: writer.stats.bytesWritten,
       revision: 0,
       createdAt: now,
       lastUsedAt: now,
@@ -222,7 +249,9 @@ export class UploadService {
         await applyStagedTarball(tree, record.path, staged, algorithm);
       },
     };
-    const result = await repo.queue.submit(change);
+    const committed = repo.queue.submit(change);
+    arrived();
+    const result = await committed;
     return {
       status: 'published',
       fqrn: repo.fqrn,
