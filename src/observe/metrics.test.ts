@@ -31,10 +31,12 @@ describe('/metrics of barge serve, scraped after a publish and a gc', () => {
   };
   /** Scrapes until `done` holds (the storage numbers follow a publish within a few scrapes). */
   const scrapeUntil = async (done: (s: PromScrape) => boolean): Promise<PromScrape> => {
-    const deadline = Date.now() + 20_000;
+    // Samples are taken in the background, paced by how long one takes: generous on a loaded CI.
+    const deadline = Date.now() + 90_000;
     for (;;) {
       const s = await scrape();
-      if (done(s) || Date.now() > deadline) return s;
+      if (done(s)) return s;
+      if (Date.now() > deadline) throw new Error('the metrics did not reach the expected state in 90 s');
       await new Promise((r) => setTimeout(r, 250));
     }
   };
