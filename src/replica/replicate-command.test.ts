@@ -12,18 +12,29 @@ describe('barge replicate', () => {
   const tmp = tempDir();
   after(tmp.cleanup);
 
-  const cases: { args: string[]; status: number; error: RegExp }[] = [
-    { args: [FIXTURE_SERVED, FIXTURE_FQRN], status: 1, error: /KEY_NOT_FOUND/ },
+  const cases: { what: string; args: string[]; status: number; error: RegExp }[] = [
+    { what: 'no --key', args: [FIXTURE_SERVED, FIXTURE_FQRN], status: 1, error: /KEY_NOT_FOUND/ },
     {
+      what: '--parallel 0',
       args: [FIXTURE_SERVED, FIXTURE_FQRN, '--key', FIXTURE_PUB, '--parallel', '0'],
       status: 2,
       error: /--parallel/,
     },
-    { args: [FIXTURE_SERVED, 'nodot', '--key', FIXTURE_PUB], status: 1, error: /INVALID_FQRN/ },
-    { args: [FIXTURE_SERVED, 'other.example.org', '--key', FIXTURE_PUB], status: 1, error: /FQRN_MISMATCH/ },
+    {
+      what: 'a name without a dot',
+      args: [FIXTURE_SERVED, 'nodot', '--key', FIXTURE_PUB],
+      status: 1,
+      error: /INVALID_FQRN/,
+    },
+    {
+      what: "a name the source's manifest does not carry",
+      args: [FIXTURE_SERVED, 'other.example.org', '--key', FIXTURE_PUB],
+      status: 1,
+      error: /FQRN_MISMATCH/,
+    },
   ];
   for (const c of cases) {
-    it(`refuses ${c.args.slice(1).join(' ')} (${c.error.source})`, () => {
+    it(`refuses ${c.what} (${c.error.source})`, () => {
       const r = runBarge(['replicate', ...c.args, '--data', path.join(tmp.dir, 'refused')]);
       assert.equal(r.status, c.status, r.stderr);
       assert.match(r.stderr, c.error);
