@@ -165,7 +165,12 @@ function report(loadBefore, loadAfter) {
   const userS = users.map((u) => u.seconds);
   const allowances = layout.users.map((u) => GOALS.userFixedS + u.bytes / rate);
   const userOk = users.every((u, i) => u.seconds < allowances[i]);
-  const growth = (first.storedAll - first.storedBase) / first.storedBase;
+  // The goal reads "add under 5% of the base's bytes": the base image is sized by its unpacked
+  // bytes (the issue asks for 500 MB unpacked), so that is the denominator; the share of the
+  // base's stored (compressed) bytes is printed beside it.
+  const added = first.storedAll - first.storedBase;
+  const growth = added / base.bytes;
+  const growthStored = added / first.storedBase;
   const ownBytes = layout.users.reduce((s, u) => s + u.bytes, 0);
   const logical = base.bytes * (1 + users.length) + ownBytes;
   const rssBase = Math.max(...results.map((r) => r.base.peakRssMb));
@@ -245,8 +250,14 @@ function report(loadBefore, loadAfter) {
     ],
     [
       'store growth',
-      `${((first.storedAll - first.storedBase) / MB).toFixed(3)} MB for ${users.length} users = ` +
-        `${pct(growth, 3)} of the base's stored bytes  goal < ${pct(GOALS.storeGrowth)}  ${verdict(growth < GOALS.storeGrowth)}`,
+      `${(added / MB).toFixed(3)} MB for ${users.length} users = ${pct(growth, 3)} of the base's ` +
+        `${(base.bytes / MB).toFixed(0)} MB  goal < ${pct(GOALS.storeGrowth)}  ${verdict(growth < GOALS.storeGrowth)}`,
+    ],
+    [
+      '  of stored bytes',
+      `${pct(growthStored, 3)} of the base's ${(first.storedBase / MB).toFixed(1)} MB stored; ` +
+        `${(added / users.length / 1024).toFixed(0)} KiB per image, ` +
+        `${(added / users.length / base.entries).toFixed(1)} B per base entry (its flat catalog)`,
     ],
     [
       'dedup ratio',
