@@ -14,6 +14,7 @@ import {
   type LoggedServer,
   linkServed,
   listObjects,
+  runBargeAsync,
   serveLogged,
 } from './replica-test-support.js';
 
@@ -123,6 +124,11 @@ describe('replicate the cvmfs_server reference repository', () => {
     } finally {
       ledger.close();
     }
+  });
+
+  it('keeps the master key, so barge fsck checks the replica by its name', async () => {
+    const r = await runBargeAsync(['fsck', FIXTURE_FQRN, '--data', replicaData]);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   });
 
   it('marks the state directory so that writers refuse the replica', () => {

@@ -180,6 +180,7 @@ async function snapshot(ctx: SnapshotContext): Promise<SnapshotResult> {
     failpoint('replicate-manifest');
     await store.put('.cvmfspublished', manifestBytes);
     await writeSnapshotStamp(store, new Date());
+    await keepPublicKey(ctx.paths, options.publicKeysPem);
     ctx.ledger.sawRoots(seen);
     for (const r of seen) {
       if (!r.held)
@@ -353,4 +354,19 @@ async function listStored(served: string): Promise<Set<string>> {
     }
   }
   return keys;
+}
+
+/**
+ * Keeps the master public key that verified the source at `<data>/keys/<fqrn>.pub`, where barge
+ * looks for a local repository's key, so `barge info|fsck|pull <fqrn>` work on the replica
+ * without --key. Only a single key: a file of several would not load as one.
+ */
+async function keepPublicKey(paths: RepositoryPaths, publicKeysPem: string[]): Promise<void> {
+  if (publicKeysPem.length !== 1) return;
+  const file = path.join(paths.keys, `${paths.fqrn}.pub`);
+  const pem = publicKeysPem[0] as string;
+  if ((await fsp.readFile(file, 'utf8').catch(() => undefined)) === pem) return;
+  await fsp.mkdir(paths.keys, { recursive: true });
+  await fsp.writeFile(`${file}.tmp`, pem);
+  await fsp.rename(`${file}.tmp`, file);
 }
