@@ -117,6 +117,16 @@ export async function readRepositoryConfig(stateDir: string, fqrn: string): Prom
     text = await fsp.readFile(path.join(stateDir, FILE), 'utf8');
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') {
+      // A stratum-1 replica (barge replicate) has a state directory but no writer settings.
+      if (await fsp.stat(path.join(stateDir, 'replica.json')).catch(() => undefined)) {
+        throw new BargeError(
+          'REPO_IS_REPLICA',
+          `${fqrn} is a stratum-1 replica: it follows its source, nothing writes it here`,
+          {
+            hint: 'publish at the source (stratum 0); `barge replicate` brings the change here',
+          },
+        );
+      }
       throw new BargeError('REPO_NOT_FOUND', `repository ${fqrn} does not exist in this data directory`, {
         hint: `create it with 'barge init ${fqrn}', or point --data / BARGE_DATA at the right directory`,
       });
