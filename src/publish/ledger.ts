@@ -137,13 +137,19 @@ export class Ledger {
 
   /** Whether an object is referenced by a live catalog. */
   isLive(key: string): boolean {
-    return this.db.prepare('SELECT 1 FROM objects WHERE key = ?').get(key) !== undefined;
+    // Prepared once: a commit asks about every object of its new catalogs (11,700 for an image).
+    this.liveQuery ??= this.db.prepare('SELECT 1 FROM objects WHERE key = ?');
+    return this.liveQuery.get(key) !== undefined;
   }
 
   /** Whether a catalog object is known (live or not yet collected). */
   hasCatalog(key: string): boolean {
-    return this.db.prepare('SELECT 1 FROM catalogs WHERE key = ?').get(key) !== undefined;
+    this.catalogQuery ??= this.db.prepare('SELECT 1 FROM catalogs WHERE key = ?');
+    return this.catalogQuery.get(key) !== undefined;
   }
+
+  private liveQuery: Database.Statement<[string]> | undefined;
+  private catalogQuery: Database.Statement<[string]> | undefined;
 
   /**
    * Records a revision before its manifest is swapped in (state pending): its new catalogs with
