@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <node_api.h>
 
@@ -55,9 +57,10 @@ static const char *errno_name(int err) {
   }
 }
 
-/* Throws an fs-style error: "ENOENT: no such file or directory, lgetxattr '/p' (user.x)". */
-static void throw_errno(napi_env env, int err, const char *syscall, const char *path,
-                        const char *detail) {
+/* Makes an fs-style error: "ENOENT: no such file or directory, lgetxattr '/p' (user.x)".
+ * Returns NULL with an exception pending when even that fails. */
+static napi_value errno_error(napi_env env, int err, const char *syscall, const char *path,
+                              const char *detail) {
   const char *code = errno_name(err);
   char reason[128];
   snprintf(reason, sizeof reason, "%s", strerror(err));
@@ -69,7 +72,7 @@ static void throw_errno(napi_env env, int err, const char *syscall, const char *
   char *message = malloc((size_t)len + 1);
   if (message == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory building an error message");
-    return;
+    return NULL;
   }
   snprintf(message, (size_t)len + 1, fmt, code, reason, syscall, path, detail);
 
@@ -85,7 +88,14 @@ static void throw_errno(napi_env env, int err, const char *syscall, const char *
   if (status == napi_ok) status = napi_set_named_property(env, error, "syscall", syscall_v);
   if (status == napi_ok) status = napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &path_v);
   if (status == napi_ok) status = napi_set_named_property(env, error, "path", path_v);
-  if (status == napi_ok) napi_throw(env, error);
+  return status == napi_ok ? error : NULL;
+}
+
+/* Throws the error errno_error makes. */
+static void throw_errno(napi_env env, int err, const char *syscall, const char *path,
+                        const char *detail) {
+  napi_value error = errno_error(env, err, syscall, path, detail);
+  if (error != NULL) napi_throw(env, error);
 }
 
 /* Reads argument `v` as a NUL-terminated C string from a JS string or Uint8Array (Buffer), which
@@ -481,6 +491,77 @@ done:
   return result;
 }
 
+/* syncfs(2) of the file system holding a path, on libuv's thread pool: one call makes everything
+ * written durable (thousands of fsyncs in one), without blocking the event loop and without the
+ * fork of `sync -f` (about 20 ms of CPU for a Node process of a few hundred MB). */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *path;
+  int err;
+  const char *syscall;
+} syncfs_job;
+
+static void syncfs_execute(napi_env env, void *data) {
+  (void)env;
+  syncfs_job *job = data;
+  int fd = open(job->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    job->err = errno;
+    job->syscall = "open";
+    return;
+  }
+  if (syncfs(fd) != 0) {
+    job->err = errno;
+    job->syscall = "syncfs";
+  }
+  close(fd);
+}
+
+static void syncfs_complete(napi_env env, napi_status status, void *data) {
+  syncfs_job *job = data;
+  napi_value undefined, error;
+  if (status != napi_ok) {
+    job->err = ECANCELED;
+    job->syscall = "syncfs";
+  }
+  if (job->err == 0) {
+    if (napi_get_undefined(env, &undefined) == napi_ok) napi_resolve_deferred(env, job->deferred, undefined);
+  } else {
+    error = errno_error(env, job->err, job->syscall, job->path, NULL);
+    if (error == NULL) napi_get_and_clear_last_exception(env, &error);
+    napi_reject_deferred(env, job->deferred, error);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job->path);
+  free(job);
+}
+
+static napi_value sync_filesystem(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise = NULL, name;
+  syncfs_job *job = NULL;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  char *path = get_bytes_arg(env, argv[0], "path", 1);
+  if (path == NULL) return NULL;
+  job = calloc(1, sizeof *job);
+  if (job == NULL) {
+    free(path);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  job->path = path;
+  NAPI_OK(napi_create_promise(env, &job->deferred, &promise));
+  NAPI_OK(napi_create_string_utf8(env, "barge:syncfs", NAPI_AUTO_LENGTH, &name));
+  NAPI_OK(napi_create_async_work(env, NULL, name, syncfs_execute, syncfs_complete, job, &job->work));
+  NAPI_OK(napi_queue_async_work(env, job->work));
+  return promise;
+fail:
+  /* A promise already made is never settled here: the pending exception is what JS sees. */
+  free(job->path);
+  free(job);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -492,6 +573,7 @@ NAPI_MODULE_INIT() {
       {"major", NULL, dev_major, NULL, NULL, NULL, napi_enumerable, NULL},
       {"minor", NULL, dev_minor, NULL, NULL, NULL, napi_enumerable, NULL},
       {"treeFingerprint", NULL, tree_fingerprint, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"syncFilesystem", NULL, sync_filesystem, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok)
     return NULL;

@@ -13,6 +13,8 @@ export interface PosixAddon {
   major(dev: number): number;
   minor(dev: number): number;
   treeFingerprint(root: string | Uint8Array): { digest: Buffer; entries: number; newestNs: bigint };
+  /** syncfs(2) of the file system holding `path`, on libuv's thread pool. */
+  syncFilesystem(path: string | Uint8Array): Promise<void>;
   /** zlib-format deflate by libdeflate (dlopen'ed); null when libdeflate is not installed. */
   zlibCompress(data: Uint8Array, level: number): Buffer | null;
 }
