@@ -1,6 +1,7 @@
 import { BargeError } from '../error/index.js';
 import type { ObjectWriter, PublishResult, WorkingTree } from '../publish/index.js';
-import { Publisher } from '../publish/index.js';
+import { Ledger, Publisher } from '../publish/index.js';
+import { repositoryPaths } from '../repository/index.js';
 
 /** A change that joins the next batch: it edits the tree of the revision being built. */
 export interface BatchedChange {
@@ -75,6 +76,8 @@ export class CommitQueue {
   private lastCommitMs = 0;
   private closing = false;
   private closed = false;
+  /** The gc ledger, open for the queue's life and lent to each batch's Publisher. */
+  private ledger: Ledger | undefined;
   /** Revisions this queue committed and changes in them, for metrics and tests. */
   readonly stats = { revisions: 0, changes: 0, failedBatches: 0 };
 
@@ -124,6 +127,8 @@ export class CommitQueue {
       await new Promise((r) => setTimeout(r, 10));
     }
     this.closed = true;
+    this.ledger?.close();
+    this.ledger = undefined;
   }
 
   /** Milliseconds until the waiting changes must go as a batch (≤ 0: now). */
@@ -214,8 +219,10 @@ export class CommitQueue {
     let publisher: Publisher;
     for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
       try {
+        this.ledger ??= Ledger.open(repositoryPaths(this.options.dataDir, this.options.fqrn).state);
         publisher = await Publisher.open(this.options.dataDir, this.options.fqrn, 'serve (uploads)', {
           keepStaging: true,
+          ledger: this.ledger,
         });
         break;
       } catch (err) {
