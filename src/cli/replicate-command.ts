@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { BargeError } from '../error/index.js';
-import type { SnapshotResult } from '../replica/index.js';
+import type { ReplicaGcReport, SnapshotResult } from '../replica/index.js';
 import { type CliIo, dataDir, formatBytes, parse } from './cli-context.js';
 
 const USAGE =
-  'barge replicate <source-url> <fqrn> --key <pub>[:<pub>...] [--loop SECONDS] [--parallel N] [--data DIR]';
+  'barge replicate <source-url> <fqrn> --key <pub>[:<pub>...] [--loop SECONDS] [--parallel N] [--gc [--keep-snapshots K]] [--data DIR]';
 
 /**
  * `barge replicate <source-url> <fqrn> --key <pub>`: a stratum-1 snapshot of any CVMFS
  * repository into `<data>/repos/<fqrn>`, served by `barge serve` as it is. With `--loop S` it
  * snapshots again every S seconds (a failed round is reported, the next one tries again) until
- * SIGINT/SIGTERM.
+ * SIGINT/SIGTERM. With `--gc`, each successful snapshot is followed by the replica's gc, which
+ * deletes what the source no longer keeps.
  */
 export async function replicateCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(
@@ -20,6 +21,8 @@ export async function replicateCommand(argv: string[], io: CliIo): Promise<numbe
       key: { type: 'string', multiple: true },
       loop: { type: 'string' },
       parallel: { type: 'string' },
+      gc: { type: 'boolean' },
+      'keep-snapshots': { type: 'string' },
     },
     { min: 2, max: 2, usage: USAGE },
   );
@@ -42,12 +45,20 @@ export async function replicateCommand(argv: string[], io: CliIo): Promise<numbe
   });
   const parallel = positiveInt(values.parallel, '--parallel') ?? 16;
   const loop = positiveInt(values.loop, '--loop');
-  const { replicate } = await import('../replica/index.js');
-  const once = async () =>
-    report(
-      await replicate({ source, fqrn, publicKeysPem, dataDir: dataDir(values.data), parallel, log: io.out }),
-      io,
-    );
+  const keep = values['keep-snapshots'];
+  const keepSnapshots = keep === undefined ? 2 : Number(keep);
+  if (!Number.isSafeInteger(keepSnapshots) || keepSnapshots < 0 || (keep !== undefined && !values.gc)) {
+    throw new BargeError('INVALID_ARGUMENT', `--keep-snapshots takes a whole number and goes with --gc`, {
+      hint: `usage: ${USAGE}`,
+    });
+  }
+  const { collectReplicaGarbage, replicate } = await import('../replica/index.js');
+  const dir = dataDir(values.data);
+  const once = async () => {
+    report(await replicate({ source, fqrn, publicKeysPem, dataDir: dir, parallel, log: io.out }), io);
+    // Only after a snapshot that succeeded: a failed one leaves the ledger as it was.
+    if (values.gc) reportGc(await collectReplicaGarbage({ dataDir: dir, fqrn, keepSnapshots }), io);
+  };
   if (loop === undefined) {
     await once();
     return 0;
@@ -95,6 +106,14 @@ function report(r: SnapshotResult, io: CliIo): void {
     `${what} in ${r.seconds.toFixed(2)} s: ${s.objectsFetched} objects fetched (${formatBytes(s.bytesFetched)}), ` +
       `${s.objectsPresent} already present; catalogs ${s.catalogsFetched} fetched, ${s.catalogsSkipped} complete; ` +
       `${held} root catalog(s) held`,
+  );
+}
+
+function reportGc(r: ReplicaGcReport, io: CliIo): void {
+  io.out(
+    `gc of ${r.fqrn}: removed ${r.catalogsDeleted} catalog(s), ${r.objectsDeleted} object(s), ` +
+      `${formatBytes(r.bytesFreed)}; kept ${r.rootsKept.length} root catalog(s)` +
+      `${r.resumed > 0 ? `; finished ${r.resumed} deletion(s) a previous gc left` : ''}`,
   );
 }
 

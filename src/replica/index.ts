@@ -5,10 +5,15 @@
  * object hash-checked before it is written), and swaps the manifest in last. The replica's state
  * directory holds a marker (writers refuse a replica) and a ledger of the catalogs it holds
  * completely, so an interrupted snapshot resumes, a later one skips what it has, and the
- * replica's own gc can follow the source. `barge serve` serves a replica as any repository.
+ * replica's own gc follows the source: it keeps what the source's manifest, tags and reflog still
+ * name (plus its own recent HEADs) and deletes the rest. `barge serve` serves a replica as any
+ * repository.
  */
 
 export { fetchVerified } from './fetch-verified.js';
+export type { KeptRoot } from './kept-roots.js';
+export type { ReplicaGcOptions, ReplicaGcReport } from './replica-gc.js';
+export { collectReplicaGarbage } from './replica-gc.js';
 export type { CompletedCatalog, SeenRoot, SnapshotRecord } from './replica-ledger.js';
 export { ReplicaLedger } from './replica-ledger.js';
 export type { ReplicaMarker } from './replica-marker.js';

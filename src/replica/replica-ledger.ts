@@ -48,6 +48,9 @@ export interface SnapshotRecord {
  *   last snapshot that saw each. The replica's own gc follows the source from here: a root the
  *   source stopped offering can go, then catalogs no kept root reaches, then objects at 0 refs.
  * - `snapshots`: one row per run.
+ * - `extras`: certificates, histories and meta-info objects held (no catalog names them).
+ * - `condemned`: files the replica's gc decided to delete and has not deleted yet; their rows
+ *   above are gone already, so a killed gc's successor finishes the list (replica-gc.ts).
  */
 export class ReplicaLedger {
   private readonly db: Database.Database;
@@ -71,6 +74,8 @@ export class ReplicaLedger {
         id INTEGER PRIMARY KEY, started_at INTEGER NOT NULL, seconds REAL NOT NULL,
         revision INTEGER NOT NULL, status TEXT NOT NULL, objects_fetched INTEGER NOT NULL,
         bytes_fetched INTEGER NOT NULL, catalogs_fetched INTEGER NOT NULL, error TEXT);
+      CREATE TABLE IF NOT EXISTS extras (key TEXT PRIMARY KEY) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS condemned (key TEXT PRIMARY KEY, rank INTEGER NOT NULL) WITHOUT ROWID;
     `);
   }
 
@@ -117,6 +122,14 @@ export class ReplicaLedger {
     const now = Math.floor(Date.now() / 1000);
     this.db.transaction(() => {
       for (const r of roots) upsert.run(r.hash, r.reason, r.revision, r.held ? 1 : 0, now, now);
+    })();
+  }
+
+  /** Records certificates, histories and meta-info objects now held (after they are durable). */
+  holdExtras(keys: readonly string[]): void {
+    const add = this.db.prepare('INSERT INTO extras (key) VALUES (?) ON CONFLICT (key) DO NOTHING');
+    this.db.transaction(() => {
+      for (const k of keys) add.run(k);
     })();
   }
 
@@ -169,6 +182,11 @@ export class ReplicaLedger {
       catalogsFetched: Number(r.catalogs_fetched),
       ...(r.error ? { error: String(r.error) } : {}),
     }));
+  }
+
+  /** The raw database, for the replica's gc (replica-gc-ledger.ts); nothing else writes it. */
+  get database(): Database.Database {
+    return this.db;
   }
 
   close(): void {

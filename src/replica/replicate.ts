@@ -169,7 +169,11 @@ async function snapshot(ctx: SnapshotContext): Promise<SnapshotResult> {
     if (manifest.metainfo) await copier.object(manifest.metainfo, 'M');
     const reflogBytes = await source.fetchOptional('.cvmfsreflog');
     const { roots, extras } = await rootsOnOffer(manifest, store, copier, reflogBytes, options.log);
-    const seen = await copyRoots(copier, manifest, roots, extras, ctx.options.checkpointMs ?? 10_000);
+    const extrasHeld = [certificateKey];
+    if (manifest.metainfo) extrasHeld.push(objectPath(manifest.metainfo, 'M'));
+    if (manifest.history) extrasHeld.push(objectPath(manifest.history, 'H'));
+    const checkpointMs = ctx.options.checkpointMs ?? 10_000;
+    const seen = await copyRoots(copier, manifest, roots, extras, extrasHeld, checkpointMs);
     await copier.checkpoint();
 
     // 3. The swap: whitelist, reflog, then (after a flush) the manifest last.
@@ -181,6 +185,8 @@ async function snapshot(ctx: SnapshotContext): Promise<SnapshotResult> {
     await store.put('.cvmfspublished', manifestBytes);
     await writeSnapshotStamp(store, new Date());
     await keepPublicKey(ctx.paths, options.publicKeysPem);
+    // Durable since the flush above; the replica's gc deletes those the source stops naming.
+    ctx.ledger.holdExtras(extrasHeld);
     ctx.ledger.sawRoots(seen);
     for (const r of seen) {
       if (!r.held)
@@ -270,13 +276,14 @@ async function rootsOnOffer(
  * no longer has whole is noted and left out, as a client could not use it either), following
  * each root's previous revisions while the source still has them. Completions are checkpointed
  * every `checkpointMs`. The first fatal error stops every request not yet started, and is thrown
- * once the running ones have settled.
+ * once the running ones have settled. The keys of the extras copied are added to `extrasHeld`.
  */
 async function copyRoots(
   copier: SubtreeCopier,
   manifest: Manifest,
   offered: OfferedRoot[],
   extras: ExtraObject[],
+  extrasHeld: string[],
   checkpointMs: number,
 ): Promise<SeenRoot[]> {
   const seen: SeenRoot[] = [];
@@ -327,12 +334,17 @@ async function copyRoots(
     for (const x of extras) {
       // Gone at the source (a gc) is fine: clients only ever read the current ones.
       tasks.push(
-        copier.object(x.hash, x.suffix).catch((err) => {
-          if (!isBargeError(err, 'OBJECT_NOT_FOUND')) {
-            fatal ??= err;
-            copier.stop(err);
-          }
-        }),
+        copier.object(x.hash, x.suffix).then(
+          () => {
+            extrasHeld.push(objectPath(x.hash, x.suffix));
+          },
+          (err) => {
+            if (!isBargeError(err, 'OBJECT_NOT_FOUND')) {
+              fatal ??= err;
+              copier.stop(err);
+            }
+          },
+        ),
       );
     }
     for (let i = 0; i < tasks.length; i++) await tasks[i];
