@@ -27,6 +27,8 @@ export interface ObserverOptions {
   uiDir?: string;
   /** How often every repository is checked for a change to sample (default 60 s). */
   sampleIntervalMs?: number;
+  /** Write nothing into the data directory: samples stay in memory (see StatsSamplerOptions). */
+  readOnly?: boolean;
 }
 
 /**
@@ -48,7 +50,11 @@ export class Observer {
     private readonly ui: UiAssets | undefined,
   ) {
     this.log = options.write ? createJsonLog(options.write) : SILENT_LOG;
-    this.sampler = new StatsSampler({ dataDir: options.dataDir, log: this.log });
+    this.sampler = new StatsSampler({
+      dataDir: options.dataDir,
+      log: this.log,
+      readOnly: options.readOnly === true,
+    });
     this.metrics = new BargeMetrics(options.dataDir, this.sampler, this.log);
     // Publishes and gc runs happen in other processes: look for them now and then.
     this.timer = setInterval(() => void this.sampleAll(), options.sampleIntervalMs ?? 60_000);

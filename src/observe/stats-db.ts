@@ -44,7 +44,13 @@ const MAX_SAMPLES = 10_000;
 export class StatsDb {
   private readonly db: Database.Database;
 
-  constructor(stateDir: string) {
+  /** With `readOnly`, an existing database is only read (several read-only `barge serve`s). */
+  constructor(stateDir: string, options: { readOnly?: boolean } = {}) {
+    if (options.readOnly) {
+      this.db = new Database(path.join(stateDir, 'stats.db'), { readonly: true, fileMustExist: true });
+      this.db.pragma('busy_timeout = 5000');
+      return;
+    }
     mkdirSync(stateDir, { recursive: true });
     this.db = new Database(path.join(stateDir, 'stats.db'));
     this.db.pragma('journal_mode = WAL');

@@ -17,6 +17,11 @@ export interface StatsSamplerOptions {
    * every catalog of the revision and stats every object, seconds for a large repository.
    */
   costFactor?: number;
+  /**
+   * Keep samples in memory only and read the history another process wrote, if any (a read-only
+   * `barge serve`, one of several in front of a replica or S3, writes nothing into the data dir).
+   */
+  readOnly?: boolean;
 }
 
 /**
@@ -91,9 +96,13 @@ export class StatsSampler {
     let db = this.dbs.get(fqrn);
     if (db === undefined) {
       try {
-        db = new StatsDb(repositoryPaths(this.options.dataDir, fqrn).state);
+        db = new StatsDb(repositoryPaths(this.options.dataDir, fqrn).state, {
+          readOnly: this.options.readOnly === true,
+        });
       } catch (err) {
-        this.options.log.warn('stats.unavailable', { repository: fqrn, error: err });
+        // A read-only server before any writer sampled: no history yet, nothing wrong.
+        if (!this.options.readOnly)
+          this.options.log.warn('stats.unavailable', { repository: fqrn, error: err });
         db = null;
       }
       this.dbs.set(fqrn, db);
@@ -167,7 +176,7 @@ export class StatsSampler {
       } finally {
         await reader.close();
       }
-      this.db(fqrn)?.append(sample);
+      if (!this.options.readOnly) this.db(fqrn)?.append(sample);
       this.newest.set(fqrn, sample);
       this.options.log.info('stats.sample', {
         repository: fqrn,
