@@ -20,14 +20,36 @@ export interface AddImageResult {
   seconds: number;
 }
 
+/** Options of addImage. */
+export type AddImageOptions = OpenImageOptions & {
+  onLayer?: (layer: number, layers: number, stats: FlattenStats) => void;
+};
+
 /**
  * Adds one image as one revision: flattened (or reused), linked, recorded. An image whose source
  * digest equals the recorded one publishes nothing. A failure leaves the repository as it was.
+ * The reference counts as added by hand: no wishlist sync removes it (only `images rm`).
  */
 export async function addImage(
   publisher: Publisher,
   spec: string,
-  options: OpenImageOptions & { onLayer?: (layer: number, layers: number, stats: FlattenStats) => void },
+  options: AddImageOptions,
+): Promise<AddImageResult> {
+  const result = await addReference(publisher, spec, options);
+  const state = new ImageState(publisher.paths.state);
+  try {
+    state.recordAddedByHand(result.reference);
+  } finally {
+    state.close();
+  }
+  return result;
+}
+
+/** addImage for a wishlist sync: the reference is the wishlist's to remove. */
+export async function addReference(
+  publisher: Publisher,
+  spec: string,
+  options: AddImageOptions,
 ): Promise<AddImageResult> {
   const started = Date.now();
   if (!options.platform && !spec.startsWith('oci:') && !spec.startsWith('docker-archive:')) {
@@ -64,6 +86,7 @@ export async function addImage(
       });
     });
     if (image?.chain) state.record(image.chain.chain, image.chain.root, image.chain.layers);
+    if (result.published && image && image.reused !== 'present') state.recordMade(image.root);
     return {
       reference,
       status: result.published ? 'published' : 'unchanged',
@@ -121,6 +144,7 @@ async function addMultiArch(
   const state = new ImageState(publisher.paths.state);
   const algorithm = publisher.config.hashAlgorithm;
   const chains: NonNullable<PublishedImage['chain']>[] = [];
+  const made: string[] = [];
   try {
     let image: PublishedImage | undefined;
     const result = await publisher.applyChanges(async (tree, writer) => {
@@ -138,6 +162,7 @@ async function addMultiArch(
           platform: opened.platform,
         });
         if (published.chain) chains.push(published.chain);
+        if (published.reused !== 'present') made.push(published.root);
         const arch = entry.platform.variant
           ? `${entry.platform.architecture}:${entry.platform.variant}`
           : entry.platform.architecture;
@@ -191,6 +216,7 @@ async function addMultiArch(
       );
     });
     for (const c of chains) state.record(c.chain, c.root, c.layers);
+    if (result.published) for (const root of made) state.recordMade(root);
     return {
       reference,
       status: result.published ? 'published' : 'unchanged',
@@ -204,13 +230,14 @@ async function addMultiArch(
 }
 
 /**
- * Removes an image name: its symlink and metadata, in one revision. The flat root stays until gc
- * finds that nothing refers to it any more (other tags may share it).
+ * Removes an image name: its symlink and metadata, in one revision; it is no longer added by hand
+ * nor managed by any wishlist. The flat root stays until gc has found nothing naming it for the
+ * grace (images.graceDays; other tags may share it, running jobs may still read it).
  */
 export async function removeImage(publisher: Publisher, ref: string): Promise<PublishResult> {
   const name = nameOf(ref);
   const link = userPath(name);
-  return publisher.applyChanges(async (tree) => {
+  const result = await publisher.applyChanges(async (tree) => {
     if (!(await tree.get(link))) {
       throw new BargeError('IMAGE_NOT_FOUND', `${link.slice(1)} is not in ${publisher.paths.fqrn}`, {
         hint: "list images with 'barge images ls'",
@@ -223,4 +250,11 @@ export async function removeImage(publisher: Publisher, ref: string): Promise<Pu
       if ((arch.mode & S_IFMT) === S_IFDIR) await tree.remove(`${arch.path}${link}`);
     }
   });
+  const state = new ImageState(publisher.paths.state);
+  try {
+    state.forgetReference(link.slice(1));
+  } finally {
+    state.close();
+  }
+  return result;
 }

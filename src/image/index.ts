@@ -4,14 +4,16 @@
  * Apptainer metadata, user-facing symlinks, DUCC wishlists and their sync.
  */
 export { apptainerFiles } from './apptainer-files.js';
+export type { FlatRootPlan } from './flat-root-grace.js';
+export { planFlatRoots, removeFlatRoots } from './flat-root-grace.js';
 export type { FlattenOptions, FlattenStats } from './flatten-image.js';
 export { flattenImage } from './flatten-image.js';
-export type { AddImageResult } from './image-catalog.js';
+export type { AddImageOptions, AddImageResult } from './image-catalog.js';
 export { addImage, removeImage } from './image-catalog.js';
 export type { ImageName } from './image-layout.js';
 export { FLAT_DIR, flatRoot, METADATA_DIR, metadataDir, relativeTarget, userPath } from './image-layout.js';
 export type { ImageRecord } from './image-records.js';
-export { listImages } from './image-records.js';
+export { listImages, referencedRoots } from './image-records.js';
 export { ImageState, layerChains } from './image-state.js';
 export type { OpenedImage, OpenImageOptions } from './open-image.js';
 export { nameOf, openImage } from './open-image.js';
