@@ -22,5 +22,5 @@ export { publishImage } from './publish-image.js';
 export { RegistryClient } from './registry/index.js';
 export type { Wishlist } from './wishlist.js';
 export { readWishlist, tagMatches } from './wishlist.js';
-export type { SyncOutcome } from './wishlist-sync.js';
+export type { SyncOptions, SyncOutcome } from './wishlist-sync.js';
 export { syncWishlist } from './wishlist-sync.js';
