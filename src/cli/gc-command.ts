@@ -7,8 +7,9 @@ const USAGE =
   ' | barge gc <replica-fqrn> [--dry-run] [--keep-snapshots K] [--json]';
 
 /**
- * `barge gc <fqrn>`: retention (idle uploads go in one revision), then deletes exactly what no
- * kept revision reaches; `--dry-run` reports the same without changing anything.
+ * `barge gc <fqrn>`: retention (idle uploads and image roots unnamed past their grace go in one
+ * revision), then deletes exactly what no kept revision reaches; `--dry-run` reports the same
+ * without changing anything.
  */
 export async function gcCommand(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(
@@ -68,7 +69,12 @@ export async function gcCommand(argv: string[], io: CliIo): Promise<number> {
       `${report.objectsDeleted} object(s), ${formatBytes(report.bytesFreed)}; expired ${report.uploadsExpired.length} upload(s) ` +
       `in ${report.seconds.toFixed(2)} s`,
   );
+  if (report.imageRootsRemoved.length > 0)
+    io.out(`  ${would} ${report.imageRootsRemoved.length} image root(s) nothing named for the grace`);
+  for (const root of report.imageRootsRemoved) io.out(`    ${root}`);
   for (const k of report.kept) io.out(`  kept revision ${k.revision}: ${k.why.join(', ')}`);
+  for (const r of report.imageRootsKept)
+    io.out(`  kept image root ${r.root}: unnamed for ${r.days.toFixed(1)} day(s), within the grace`);
   for (const cid of report.pinnedKept) io.out(`  kept upload ${cid}: pinned`);
   if (report.resumed > 0) io.out(`  finished ${report.resumed} deletion(s) a previous gc left`);
   return 0;

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { BargeError } from '../error/index.js';
 import {
@@ -17,7 +17,7 @@ const USAGE = [
   'barge images add <image> [--repo FQRN] [--platform os/arch] [--as registry/repo:tag]',
   'barge images rm <registry/repo:tag> [--repo FQRN]',
   'barge images ls [--repo FQRN] [--json]',
-  'barge images sync <wishlist.yaml> [--loop SECONDS] [--platform os/arch]',
+  'barge images sync <wishlist.yaml> [--loop SECONDS] [--platform os/arch] [--json]',
 ].join('\n       ');
 
 const options = {
@@ -83,7 +83,7 @@ export async function imagesCommand(argv: string[], io: CliIo): Promise<number> 
         return await withPublisher(data, values.repo, async (p) => {
           const r = await removeImage(p, positionals[0] as string);
           io.out(
-            `removed ${positionals[0]} (revision ${r.revision}); its files go at the next gc if nothing else uses them`,
+            `removed ${positionals[0]} (revision ${r.revision}); its flat root leaves the tree at a gc once nothing has named it for the grace (images.graceDays), its files at the gc after`,
           );
           return 0;
         });
@@ -115,7 +115,12 @@ export async function imagesCommand(argv: string[], io: CliIo): Promise<number> 
 async function sync(
   file: string,
   data: string,
-  values: { repo?: string | undefined; platform?: string | undefined; loop?: string | undefined },
+  values: {
+    repo?: string | undefined;
+    platform?: string | undefined;
+    loop?: string | undefined;
+    json?: boolean | undefined;
+  },
   client: RegistryClient,
   io: CliIo,
 ): Promise<number> {
@@ -123,6 +128,8 @@ async function sync(
   const progress = layerProgress();
   for (;;) {
     const wishlist = await readWishlist(file);
+    // The references a wishlist manages are keyed by its file: the same file, however named.
+    const wishlistId = await realpath(file);
     const { StatsDb } = await import('../observe/stats-db.js');
     const outcomes = await withPublisher(data, values.repo ?? wishlist.cvmfs_repo, async (p) => {
       // Each outcome is kept for the dashboard's images page (last sync, errors).
@@ -130,15 +137,19 @@ async function sync(
       try {
         return await syncWishlist(p, wishlist, {
           client,
+          wishlistId,
           ...(progress ? { onLayer: progress } : {}),
           ...(values.platform ? { platform: values.platform } : {}),
           onOutcome: (o) => {
-            stats.recordSync(o);
-            io.out(
-              o.status === 'failed'
-                ? `FAILED    ${o.reference}: ${o.error?.code}: ${o.error?.message}`
-                : `${o.status.padEnd(9)} ${o.reference} (${o.seconds.toFixed(1)} s)`,
-            );
+            // The dashboard lists the images of the tree: a removed one has no row to update.
+            if (o.status !== 'removed') stats.recordSync({ ...o, status: o.status });
+            if (values.json) io.out(JSON.stringify(o));
+            else
+              io.out(
+                o.status === 'failed'
+                  ? `FAILED    ${o.reference}: ${o.error?.code}: ${o.error?.message}`
+                  : `${o.status.padEnd(9)} ${o.reference} (${o.seconds.toFixed(1)} s)`,
+              );
           },
         });
       } finally {
@@ -146,9 +157,18 @@ async function sync(
       }
     });
     const count = (s: string) => outcomes.filter((o) => o.status === s).length;
-    io.out(
-      `sync: ${count('published')} published, ${count('unchanged')} unchanged, ${count('failed')} failed`,
-    );
+    const summary = {
+      published: count('published'),
+      unchanged: count('unchanged'),
+      removed: count('removed'),
+      failed: count('failed'),
+    };
+    // With --json: one line per outcome, then this one.
+    if (values.json) io.out(JSON.stringify({ sync: summary }));
+    else
+      io.out(
+        `sync: ${summary.published} published, ${summary.unchanged} unchanged, ${summary.removed} removed, ${summary.failed} failed`,
+      );
     const failed = count('failed') > 0 && !wishlist.ignoreErrors;
     if (!interval) return failed ? 1 : 0;
     await new Promise((r) => setTimeout(r, interval * 1000));

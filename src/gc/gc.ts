@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Catalog } from '../catalog/index.js';
 import { BargeError } from '../error/index.js';
 import { HistoryDb, TRUNK, TRUNK_PREVIOUS } from '../history/index.js';
+import { type FlatRootPlan, ImageState, planFlatRoots, removeFlatRoots } from '../image/index.js';
 import { decompress, objectPath } from '../object/index.js';
 import {
   failpoint,
@@ -12,8 +15,7 @@ import {
 } from '../publish/index.js';
 import { repositoryPaths } from '../repository/index.js';
 import { CommitQueue } from '../usercode/commit-queue.js';
-import { expireUploads } from '../usercode/upload-service.js';
-import { UploadsDb } from '../usercode/uploads-db.js';
+import { type UploadRecord, UploadsDb } from '../usercode/uploads-db.js';
 import { type ExpiryPreview, previewExpiry } from './expiry-preview.js';
 
 export type { RetentionPolicy };
@@ -48,6 +50,10 @@ export interface GcReport {
   uploadsExpired: string[];
   /** Pinned uploads that would have expired. */
   pinnedKept: string[];
+  /** Flat roots barge made that nothing named for the grace (images.graceDays), removed in the retention revision. */
+  imageRootsRemoved: string[];
+  /** Flat roots nothing names, kept for the jobs that may still read them: since when (unix seconds), for how many days. */
+  imageRootsKept: { root: string; unreferencedSince: number; days: number }[];
   retentionRevision?: number;
   revisionsDropped: number[];
   kept: KeptRevision[];
@@ -65,7 +71,8 @@ export interface GcReport {
 }
 
 /**
- * barge gc: applies retention (idle uploads removed in one new revision), drops the revisions out of
+ * barge gc: applies retention (idle uploads, and flat roots barge made that no image has named for
+ * images.graceDays, removed in one new revision), drops the revisions out of
  * retention, and deletes exactly the catalogs and objects no kept revision reaches, as the ledger
  * (src/publish/ledger.ts) counts them: its work follows the garbage, the live part of the
  * repository is never walked.
@@ -89,6 +96,8 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     dryRun,
     uploadsExpired: [],
     pinnedKept: [],
+    imageRootsRemoved: [],
+    imageRootsKept: [],
     revisionsDropped: [],
     kept: [],
     catalogsDeleted: 0,
@@ -99,8 +108,9 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     seconds: 0,
   };
 
-  // 1. Retention of content: idle uploads go in one revision (objects stay until the sweep).
-  let expiring: string[] = [];
+  // 1. Retention of content: idle uploads and flat roots unnamed past their grace go in one
+  // revision (objects stay until the sweep).
+  let idle: UploadRecord[] = [];
   if (config.uploads) {
     const db = new UploadsDb(paths.state);
     try {
@@ -109,25 +119,47 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
         .all()
         .filter((u) => u.pinned && u.lastUsedAt < cutoff)
         .map((u) => u.cid);
-      if (dryRun) {
-        const idle = db.idleSince(cutoff);
-        report.uploadsExpired = idle.map((u) => u.cid);
-        expiring = idle.map((u) => u.path);
-      } else {
-        const queue = new CommitQueue({ dataDir, fqrn, lockWaitMs: 120_000 });
-        const { removed, result } = await expireUploads(queue, db, config.uploads.expiryDays, now);
-        await queue.close();
-        report.uploadsExpired = removed.map((u) => u.cid);
-        if (result?.published) {
-          report.retentionRevision = result.revision;
-          // Remembered for the sweep, also the sweep of the next gc if this one is killed first.
-          const ledger = Ledger.open(paths.state);
-          ledger.setMeta(RETENTION_REVISION, String(result.revision));
-          ledger.close();
-        }
-      }
+      idle = db.idleSince(cutoff);
+      report.uploadsExpired = idle.map((u) => u.cid);
     } finally {
       db.close();
+    }
+  }
+  // Only repositories barge put images in have the image state; gc does not make one.
+  const images = existsSync(path.join(paths.state, 'images.db'));
+  const grace = { now, graceDays: config.images.graceDays };
+  if (!dryRun && (idle.length > 0 || images)) {
+    const queue = new CommitQueue({ dataDir, fqrn, lockWaitMs: 120_000 });
+    const state = images ? new ImageState(paths.state) : undefined;
+    try {
+      let roots: FlatRootPlan | undefined;
+      const result = await queue.exclusive(async (publisher) => {
+        // Planned under the lock, on the revision it edits: no image added meanwhile is missed.
+        if (state) roots = await planFlatRoots(publisher, state, { ...grace, observe: true });
+        return publisher.applyChanges(async (tree) => {
+          for (const u of idle) if (await tree.get(u.path)) await tree.remove(u.path);
+          if (roots) report.imageRootsRemoved = await removeFlatRoots(tree, roots.expired);
+        });
+      });
+      if (idle.length > 0) {
+        const db = new UploadsDb(paths.state);
+        db.delete(idle.map((u) => u.cid));
+        db.close();
+      }
+      if (state && roots) {
+        state.forgetRoots([...roots.expired, ...roots.gone]);
+        report.imageRootsKept = roots.kept;
+      }
+      if (result.published) {
+        report.retentionRevision = result.revision;
+        // Remembered for the sweep, also the sweep of the next gc if this one is killed first.
+        const ledger = Ledger.open(paths.state);
+        ledger.setMeta(RETENTION_REVISION, String(result.revision));
+        ledger.close();
+      }
+    } finally {
+      state?.close();
+      await queue.close();
     }
   }
   failpoint('gc-retention');
@@ -142,6 +174,18 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     };
     // A dry run plans against the retention revision the real run would publish first.
     if (dryRun) {
+      const expiring = idle.map((u) => u.path);
+      if (images) {
+        const state = new ImageState(paths.state);
+        try {
+          const roots = await planFlatRoots(publisher, state, { ...grace, observe: false });
+          report.imageRootsRemoved = roots.expired;
+          report.imageRootsKept = roots.kept;
+          expiring.push(...roots.expired);
+        } finally {
+          state.close();
+        }
+      }
       const preview = await previewExpiry(publisher, expiring);
       if (preview) plan.preview = preview;
     }

@@ -2,35 +2,12 @@ import { S_IFDIR, S_IFLNK, S_IFMT } from '../catalog/index.js';
 import { BargeError } from '../error/index.js';
 import type { ObjectWriter, Publisher, PublishResult } from '../publish/index.js';
 import type { FlattenStats } from './flatten-image.js';
-import {
-  type ImageName,
-  METADATA_DIR,
-  MULTIARCH_DIR,
-  metadataDir,
-  relativeTarget,
-  userPath,
-} from './image-layout.js';
+import { MULTIARCH_DIR, metadataDir, relativeTarget, userPath } from './image-layout.js';
+import { readRecord } from './image-records.js';
 import { ImageState } from './image-state.js';
 import { nameOf, type OpenImageOptions, openImage } from './open-image.js';
 import { type PublishedImage, publishImage, putFile, putSymlink } from './publish-image.js';
-import {
-  formatPlatform,
-  type PlatformEntry,
-  parseImageReference,
-  type RegistryClient,
-} from './registry/index.js';
-import { inputReference, tagMatches, type Wishlist } from './wishlist.js';
-
-/** What barge.json in an image's metadata directory records. */
-export interface ImageRecord {
-  reference: string;
-  sourceDigest: string;
-  manifestDigest: string | null;
-  configDigest: string;
-  platform: string;
-  layers: { digest: string; size: number }[];
-  root: string;
-}
+import { formatPlatform, type PlatformEntry, parseImageReference } from './registry/index.js';
 
 /** The outcome of adding one image. */
 export interface AddImageResult {
@@ -43,14 +20,36 @@ export interface AddImageResult {
   seconds: number;
 }
 
+/** Options of addImage. */
+export type AddImageOptions = OpenImageOptions & {
+  onLayer?: (layer: number, layers: number, stats: FlattenStats) => void;
+};
+
 /**
  * Adds one image as one revision: flattened (or reused), linked, recorded. An image whose source
  * digest equals the recorded one publishes nothing. A failure leaves the repository as it was.
+ * The reference counts as added by hand: no wishlist sync removes it (only `images rm`).
  */
 export async function addImage(
   publisher: Publisher,
   spec: string,
-  options: OpenImageOptions & { onLayer?: (layer: number, layers: number, stats: FlattenStats) => void },
+  options: AddImageOptions,
+): Promise<AddImageResult> {
+  const result = await addReference(publisher, spec, options);
+  const state = new ImageState(publisher.paths.state);
+  try {
+    state.recordAddedByHand(result.reference);
+  } finally {
+    state.close();
+  }
+  return result;
+}
+
+/** addImage for a wishlist sync: the reference is the wishlist's to remove. */
+export async function addReference(
+  publisher: Publisher,
+  spec: string,
+  options: AddImageOptions,
 ): Promise<AddImageResult> {
   const started = Date.now();
   if (!options.platform && !spec.startsWith('oci:') && !spec.startsWith('docker-archive:')) {
@@ -87,6 +86,7 @@ export async function addImage(
       });
     });
     if (image?.chain) state.record(image.chain.chain, image.chain.root, image.chain.layers);
+    if (result.published && image && image.reused !== 'present') state.recordMade(image.root);
     return {
       reference,
       status: result.published ? 'published' : 'unchanged',
@@ -144,6 +144,7 @@ async function addMultiArch(
   const state = new ImageState(publisher.paths.state);
   const algorithm = publisher.config.hashAlgorithm;
   const chains: NonNullable<PublishedImage['chain']>[] = [];
+  const made: string[] = [];
   try {
     let image: PublishedImage | undefined;
     const result = await publisher.applyChanges(async (tree, writer) => {
@@ -161,6 +162,7 @@ async function addMultiArch(
           platform: opened.platform,
         });
         if (published.chain) chains.push(published.chain);
+        if (published.reused !== 'present') made.push(published.root);
         const arch = entry.platform.variant
           ? `${entry.platform.architecture}:${entry.platform.variant}`
           : entry.platform.architecture;
@@ -214,6 +216,7 @@ async function addMultiArch(
       );
     });
     for (const c of chains) state.record(c.chain, c.root, c.layers);
+    if (result.published) for (const root of made) state.recordMade(root);
     return {
       reference,
       status: result.published ? 'published' : 'unchanged',
@@ -227,13 +230,14 @@ async function addMultiArch(
 }
 
 /**
- * Removes an image name: its symlink and metadata, in one revision. The flat root stays until gc
- * finds that nothing refers to it any more (other tags may share it).
+ * Removes an image name: its symlink and metadata, in one revision; it is no longer added by hand
+ * nor managed by any wishlist. The flat root stays until gc has found nothing naming it for the
+ * grace (images.graceDays; other tags may share it, running jobs may still read it).
  */
 export async function removeImage(publisher: Publisher, ref: string): Promise<PublishResult> {
   const name = nameOf(ref);
   const link = userPath(name);
-  return publisher.applyChanges(async (tree) => {
+  const result = await publisher.applyChanges(async (tree) => {
     if (!(await tree.get(link))) {
       throw new BargeError('IMAGE_NOT_FOUND', `${link.slice(1)} is not in ${publisher.paths.fqrn}`, {
         hint: "list images with 'barge images ls'",
@@ -246,104 +250,11 @@ export async function removeImage(publisher: Publisher, ref: string): Promise<Pu
       if ((arch.mode & S_IFMT) === S_IFDIR) await tree.remove(`${arch.path}${link}`);
     }
   });
-}
-
-/** The images of the current revision, from their metadata records. */
-export async function listImages(
-  publisher: Publisher,
-): Promise<(ImageRecord & { files: number; bytes: number })[]> {
-  const tree = publisher.newTree();
-  const out: (ImageRecord & { files: number; bytes: number })[] = [];
-  const stack = [METADATA_DIR];
-  while (stack.length > 0) {
-    const dir = stack.pop() as string;
-    for (const d of await tree.list(dir)) {
-      if (d.name === 'barge.json') {
-        const record = JSON.parse(
-          (await publisher.readFile(d.path))?.toString('utf8') ?? '{}',
-        ) as ImageRecord;
-        const root = await tree.owner(record.root);
-        const counters = root.mountpoint === record.root ? root.original : null;
-        const files = counters ? counters.self.regular + counters.subtree.regular : 0;
-        const bytes = counters ? counters.self.file_size + counters.subtree.file_size : 0;
-        out.push({ ...record, files, bytes });
-      } else if ((d.mode & S_IFMT) === S_IFDIR) stack.push(d.path);
-    }
+  const state = new ImageState(publisher.paths.state);
+  try {
+    state.forgetReference(link.slice(1));
+  } finally {
+    state.close();
   }
-  return out.sort((a, b) => (a.reference < b.reference ? -1 : 1));
-}
-
-/** One line of a sync summary. */
-export interface SyncOutcome {
-  reference: string;
-  status: 'published' | 'unchanged' | 'failed';
-  revision?: number;
-  error?: { code: string; message: string };
-  seconds: number;
-}
-
-/**
- * Brings a repository in step with a DUCC wishlist: expands `*` tags from the registry, adds every
- * image whose digest changed, leaves the others alone. One image's failure does not stop the rest.
- */
-export async function syncWishlist(
-  publisher: Publisher,
-  wishlist: Wishlist,
-  options: {
-    client: RegistryClient;
-    platform?: string;
-    onOutcome?: (o: SyncOutcome) => void;
-    onLayer?: (layer: number, layers: number, stats: FlattenStats) => void;
-  },
-): Promise<SyncOutcome[]> {
-  const outcomes: SyncOutcome[] = [];
-  const report = (o: SyncOutcome) => {
-    outcomes.push(o);
-    options.onOutcome?.(o);
-  };
-  for (const input of wishlist.input) {
-    const text = inputReference(input);
-    let refs: string[];
-    try {
-      refs = await expandInput(text, options.client);
-    } catch (err) {
-      report({ reference: text, status: 'failed', error: errorOf(err), seconds: 0 });
-      continue;
-    }
-    for (const ref of refs) {
-      const started = Date.now();
-      try {
-        const r = await addImage(publisher, ref, {
-          client: options.client,
-          ...(options.platform ? { platform: options.platform } : {}),
-        });
-        report({ reference: r.reference, status: r.status, revision: r.revision, seconds: r.seconds });
-      } catch (err) {
-        report({
-          reference: ref,
-          status: 'failed',
-          error: errorOf(err),
-          seconds: (Date.now() - started) / 1000,
-        });
-      }
-    }
-  }
-  return outcomes;
-}
-
-async function expandInput(text: string, client: RegistryClient): Promise<string[]> {
-  const ref = parseImageReference(text, { allowWildcardTag: true });
-  if (!ref.tag?.includes('*')) return [text];
-  const tags = (await client.listTags(ref)).filter((t) => tagMatches(ref.tag as string, t)).sort();
-  const base = text.slice(0, text.lastIndexOf(':'));
-  return tags.map((t) => `${base}:${t}`);
-}
-
-async function readRecord(publisher: Publisher, name: ImageName): Promise<ImageRecord | undefined> {
-  const data = await publisher.readFile(`${metadataDir(name)}/barge.json`);
-  return data ? (JSON.parse(data.toString('utf8')) as ImageRecord) : undefined;
-}
-
-function errorOf(err: unknown): { code: string; message: string } {
-  return { code: (err as BargeError).code ?? 'INTERNAL', message: (err as Error).message };
+  return result;
 }

@@ -160,10 +160,10 @@ describe('images: registry → repository in DUCC layout, wishlist sync', () => 
     assert.match(first.stdout, /unchanged +[^\n]*barge\/user:1/);
     assert.match(first.stdout, /published +[^\n]*barge\/user:2/);
     assert.match(first.stdout, /FAILED +[^\n]*barge\/missing:1: REGISTRY_NOT_FOUND/);
-    assert.match(first.stdout, /sync: 1 published, 2 unchanged, 1 failed/);
+    assert.match(first.stdout, /sync: 1 published, 2 unchanged, 0 removed, 1 failed/);
     const manifest = readFileSync(path.join(served, '.cvmfspublished'));
     const second = runBarge(['images', 'sync', wishlist, '--data', data]);
-    assert.match(second.stdout, /sync: 0 published, 3 unchanged, 1 failed/);
+    assert.match(second.stdout, /sync: 0 published, 3 unchanged, 0 removed, 1 failed/);
     assert.deepEqual(readFileSync(path.join(served, '.cvmfspublished')), manifest, 'no new revision');
     const ls = JSON.parse(runBarge(['images', 'ls', '--data', data, '--json']).stdout) as {
       reference: string;

@@ -22,8 +22,14 @@ export type { ContentRef } from './publish-state.js';
 export { PublishState } from './publish-state.js';
 export type { PublishResult } from './publisher.js';
 export { Publisher } from './publisher.js';
-export type { RepositoryConfig, RetentionPolicy, UploadSettings } from './repository-config.js';
+export type {
+  ImageSettings,
+  RepositoryConfig,
+  RetentionPolicy,
+  UploadSettings,
+} from './repository-config.js';
 export {
+  DEFAULT_IMAGE_SETTINGS,
   DEFAULT_RETENTION,
   DEFAULT_UPLOAD_SETTINGS,
   parseRepositoryConfig,

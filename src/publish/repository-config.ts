@@ -21,6 +21,8 @@ export interface RepositoryConfig {
   uploads: UploadSettings | null;
   /** Which revisions gc keeps. */
   retention: RetentionPolicy;
+  /** How images that nothing names any more leave the tree. */
+  images: ImageSettings;
   /** Where the served files live: `<data>/repos/<fqrn>/` (fs, the default) or an S3 bucket. */
   storage: StorageConfig;
 }
@@ -35,6 +37,18 @@ export interface RetentionPolicy {
 
 /** Keep the newest 5 and everything younger than 3 days (cvmfs_server's auto-gc timespan). */
 export const DEFAULT_RETENTION: RetentionPolicy = { revisions: 5, days: 3 };
+
+/** How long images nobody names any more stay in the tree (running jobs still read them). */
+export interface ImageSettings {
+  /**
+   * Days a flat root stays after gc first finds nothing referring to it, and a wishlist-managed
+   * image stays after its wishlist stopped producing it; 0 removes them at the next gc or sync.
+   */
+  graceDays: number;
+}
+
+/** A week: a grid job that resolved an image link runs for days at most. */
+export const DEFAULT_IMAGE_SETTINGS: ImageSettings = { graceDays: 7 };
 
 /** How a repository takes user code. */
 export interface UploadSettings {
@@ -97,6 +111,10 @@ export function parseRepositoryConfig(input: unknown, where = FILE): RepositoryC
   if (!Number.isSafeInteger(keepRevisions) || (keepRevisions as number) < 1)
     fail('retention.revisions', 'an integer ≥ 1');
   if (typeof keepDays !== 'number' || !(keepDays >= 0)) fail('retention.days', 'a number of days ≥ 0');
+  const i = (o.images ?? {}) as Record<string, unknown>;
+  const graceDays = i.graceDays ?? DEFAULT_IMAGE_SETTINGS.graceDays;
+  if (typeof graceDays !== 'number' || !(graceDays >= 0) || !Number.isFinite(graceDays))
+    fail('images.graceDays', 'a number of days ≥ 0');
   return {
     fqrn: o.fqrn as string,
     hashAlgorithm: hashAlgorithm as HashAlgorithm,
@@ -106,6 +124,7 @@ export function parseRepositoryConfig(input: unknown, where = FILE): RepositoryC
     durable: (o.durable as boolean | undefined) ?? true,
     uploads,
     retention: { revisions: keepRevisions as number, days: keepDays as number },
+    images: { graceDays: graceDays as number },
     storage: parseStorageConfig(o.storage, where),
   };
 }
