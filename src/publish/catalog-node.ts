@@ -34,7 +34,7 @@ export class CatalogNode {
   originalChildren = new Set<CatalogNode>();
   original: LoadedCatalogState | null = null;
   /** Set by the commit: the new version. */
-  written: { hash: HashText; size: number; total: Counters } | null = null;
+  written: { hash: HashText; size: number; total: Counters; self: Counters; subtree: Counters } | null = null;
 
   constructor(mountpoint: string, parent: CatalogNode | null, hash: HashText | null, size: number) {
     this.mountpoint = mountpoint;
@@ -104,6 +104,39 @@ export class CatalogNode {
       for (const name of this.dirs.get(p) ?? []) stack.push(p === '' ? `/${name}` : `${p}/${name}`);
     }
     return out;
+  }
+
+  /**
+   * After a commit that wrote this subtree's dirty catalogs: every node now stands for its new
+   * stored version, clean, as if loaded from it. Loaded leaves other than the root are unloaded
+   * (a writer that keeps its tree between commits would otherwise hold every catalog it ever
+   * wrote: each upload is one); catalogs with nested ones stay loaded, as the next change needs
+   * them to route.
+   */
+  settle(): void {
+    // A stub was neither changed nor written: nothing below it either.
+    if (!this.loaded) return;
+    for (const child of this.children.values()) child.settle();
+    if (this.written) {
+      const w = this.written;
+      this.hash = w.hash;
+      this.size = w.size;
+      this.original = {
+        revision: (this.original?.revision ?? 0) + 1,
+        self: w.self,
+        subtree: w.subtree,
+        extraProperties: this.original?.extraProperties ?? new Map(),
+      };
+      this.written = null;
+    }
+    this.dirty = false;
+    this.originalChildren = new Set(this.children.values());
+    if (this.loaded && this.parent !== null && this.children.size === 0 && this.hash !== null) {
+      this.loaded = false;
+      this.entries = new Map();
+      this.dirs = new Map();
+      this.original = null;
+    }
   }
 
   /** Marks this catalog and all its ancestors for rewriting (their nested references change). */

@@ -35,8 +35,18 @@ export interface CommittedCatalogs {
   revision: number;
   lastModified: number;
   catalogsWritten: number;
-  /** Every catalog hash written, with its mountpoint (for the ledger). */
-  written: { mountpoint: string; hash: HashText }[];
+  /** Every catalog written, with its mountpoint and what it references (for the ledger). */
+  written: WrittenCatalogRefs[];
+}
+
+/** A catalog a commit wrote and the store keys its rows name, taken from the rows it wrote. */
+export interface WrittenCatalogRefs {
+  mountpoint: string;
+  hash: HashText;
+  /** Content objects (files, `P` chunks), distinct. */
+  objects: string[];
+  /** Its nested catalogs (`C` keys). */
+  children: string[];
 }
 
 /**
@@ -49,7 +59,7 @@ export async function commitCatalogs(
   tree: WorkingTree,
   options: CommitCatalogsOptions,
 ): Promise<CommittedCatalogs> {
-  const written: { mountpoint: string; hash: HashText }[] = [];
+  const written: WrittenCatalogRefs[] = [];
   const statsCache = new Map<HashText, Counters>();
 
   const originalTotal = async (c: CatalogNode): Promise<Counters> => {
@@ -105,8 +115,19 @@ export async function commitCatalogs(
     const hash = hashBytes(z, options.algorithm);
     await options.store.put(objectPath(hash, 'C'), z, { ifAbsent: true });
     failpoint('catalog');
-    node.written = { hash, size: result.bytes.length, total: addCounters(result.self, subtree) };
-    written.push({ mountpoint: node.mountpoint, hash });
+    node.written = {
+      hash,
+      size: result.bytes.length,
+      total: addCounters(result.self, subtree),
+      self: result.self,
+      subtree,
+    };
+    written.push({
+      mountpoint: node.mountpoint,
+      hash,
+      objects: contentKeys(entries),
+      children: nested.map((n) => objectPath(n.hash, 'C')),
+    });
   };
 
   const root = tree.root;
@@ -122,6 +143,16 @@ export async function commitCatalogs(
     catalogsWritten: written.length,
     written,
   };
+}
+
+/** The store keys of the content objects rows name, as Catalog.contentHashes() reads them back. */
+function contentKeys(entries: readonly Dirent[]): string[] {
+  const keys = new Set<string>();
+  for (const d of entries) {
+    if (d.hash !== null && !d.external) keys.add(objectPath(d.hash, ''));
+    for (const c of d.chunks) keys.add(objectPath(c.hash, 'P'));
+  }
+  return [...keys];
 }
 
 /**

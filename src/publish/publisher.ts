@@ -15,7 +15,7 @@ import { treeFingerprint as fingerprintTree } from '../posix/index.js';
 import { type RepositoryPaths, repositoryPaths } from '../repository/data-dir.js';
 import { FsObjectStore, ioError, missingKeys, type ObjectStore, openObjectStore } from '../storage/index.js';
 import type { CatalogLoader } from './catalog-node.js';
-import { commitCatalogs } from './commit-catalogs.js';
+import { commitCatalogs, type WrittenCatalogRefs } from './commit-catalogs.js';
 import { failpoint } from './failpoint.js';
 import { IngestPool } from './ingest-pool.js';
 import { Ledger, type LedgerCatalog } from './ledger.js';
@@ -228,9 +228,10 @@ export class Publisher {
   /** Applies the changes `change` makes to a working tree, as one revision. */
   async applyChanges(
     change: (tree: WorkingTree, writer: ObjectWriter) => Promise<void>,
+    options: { tree?: WorkingTree } = {},
   ): Promise<PublishResult> {
     return withDiskFull(async () => {
-      const tree = this.newTree();
+      const tree = options.tree ?? this.newTree();
       const writer = this.newWriter();
       try {
         await change(tree, writer);
@@ -400,24 +401,18 @@ export class Publisher {
    * the retry writes the object again.
    */
   private async recordInLedger(
-    committed: { rootHash: HashText; revision: number; written: { mountpoint: string; hash: HashText }[] },
+    committed: { rootHash: HashText; revision: number; written: WrittenCatalogRefs[] },
     history: HashText,
     now: number,
   ): Promise<void> {
-    const catalogs: LedgerCatalog[] = [];
-    for (const w of committed.written) {
-      const catalog = await this.loadCatalog(w.hash, w.mountpoint);
-      try {
-        catalogs.push({
-          key: objectPath(w.hash, 'C'),
-          mountpoint: w.mountpoint,
-          objects: [...new Set(catalog.contentHashes().map((c) => objectPath(c.hash, c.suffix)))],
-          children: catalog.nestedCatalogs().map((n) => objectPath(n.hash, 'C')),
-        });
-      } finally {
-        catalog.close();
-      }
-    }
+    // What each new catalog references, from the rows the commit wrote (reading the catalogs
+    // back cost as much as writing them).
+    const catalogs: LedgerCatalog[] = committed.written.map((w) => ({
+      key: objectPath(w.hash, 'C'),
+      mountpoint: w.mountpoint,
+      objects: w.objects,
+      children: w.children,
+    }));
     // A ledger whose newest served revision is not the one this commit builds on missed a
     // revision (an older copy put back, a write without the ledger): its counts cannot be trusted
     // any more, so gc refuses until it is rebuilt, rather than deleting what it never counted.

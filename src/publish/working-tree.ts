@@ -15,7 +15,7 @@ export const CATALOG_MARKER = '.cvmfscatalog';
  */
 export class WorkingTree {
   readonly root: CatalogNode;
-  private readonly loader: CatalogLoader;
+  private loader: CatalogLoader;
   private readonly boundaryCandidates = new Set<string>();
   /** Number of put/remove operations that changed something. */
   changes = 0;
@@ -23,6 +23,29 @@ export class WorkingTree {
   constructor(loader: CatalogLoader, rootHash: HashText | null, rootSize: number) {
     this.loader = loader;
     this.root = new CatalogNode('', null, rootHash, rootSize);
+  }
+
+  /**
+   * After its changes were committed: the tree stands for the new revision (see CatalogNode.settle)
+   * and can take the next changes, loading catalogs through `loader` (the next writer's). A writer
+   * that commits often (the upload queue) keeps its big catalogs loaded this way instead of
+   * reading them back from the store each time.
+   */
+  settle(loader: CatalogLoader): void {
+    this.root.settle();
+    this.useLoader(loader);
+    this.boundaryCandidates.clear();
+    this.changes = 0;
+  }
+
+  /** Loads catalogs through `loader` from now on (a settled tree handed to the next writer). */
+  useLoader(loader: CatalogLoader): void {
+    this.loader = loader;
+  }
+
+  /** The root catalog's hash this tree stands for (null before the first revision). */
+  get rootHash(): HashText | null {
+    return this.root.hash;
   }
 
   /** The catalog that holds the entry at `path` (for a nested mountpoint: the nested catalog). */

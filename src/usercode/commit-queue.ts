@@ -78,6 +78,13 @@ export class CommitQueue {
   private closed = false;
   /** The gc ledger, open for the queue's life and lent to each batch's Publisher. */
   private ledger: Ledger | undefined;
+  /**
+   * The tree of the last revision this queue committed, its catalogs still loaded: the next batch
+   * starts from it when nobody else published meanwhile. A group directory of 1,000 uploads is
+   * one catalog of 1,000 nested mountpoints that every upload into the group rewrites; reading it
+   * back from the store was a tenth of a lone upload's time at 10,000 uploads (bench/usercode).
+   */
+  private tree: WorkingTree | undefined;
   /** Revisions this queue committed and changes in them, for metrics and tests. */
   readonly stats = { revisions: 0, changes: 0, failedBatches: 0 };
 
@@ -196,9 +203,21 @@ export class CommitQueue {
     try {
       const result = await this.withPublisher(async (publisher) => {
         this.options.beforeCommit?.(items.map((i) => i.change));
-        return publisher.applyChanges(async (tree, writer) => {
-          for (const item of items) await item.change.apply(tree, writer);
-        });
+        const kept = this.tree;
+        this.tree = undefined;
+        const reuse = kept !== undefined && kept.rootHash === publisher.manifest.rootHash;
+        if (reuse) kept.useLoader(publisher.loadCatalog);
+        const tree = reuse ? kept : publisher.newTree();
+        const committed = await publisher.applyChanges(
+          async (t, writer) => {
+            for (const item of items) await item.change.apply(t, writer);
+          },
+          { tree },
+        );
+        // Kept only after a commit that went through: a failed one leaves the tree half changed.
+        tree.settle(publisher.loadCatalog);
+        if (tree.rootHash === committed.rootHash) this.tree = tree;
+        return committed;
       });
       this.stats.revisions += result.published ? 1 : 0;
       this.stats.changes += items.length;
