@@ -37,7 +37,7 @@ const work = path.join(path.resolve(opts.cache), 'serve');
 const data = path.join(work, 'data');
 const FQRN = 'bench.serve.test';
 const GOAL = 0.8;
-// One nginx worker by default: one process against barge's one event loop (docs/nginx.conf says auto).
+// One nginx worker by default: one process against barge's one event loop (barge nginx-conf: auto).
 const nginxWorkers = opts['nginx-workers'] === 'auto' ? undefined : Number(opts['nginx-workers']);
 const SIZES = [
   { label: '4 KiB', bytes: 4096, count: 2000 },
@@ -93,9 +93,27 @@ const core = spawn(
   ],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );
-// nginx runs docs/nginx.conf, the configuration barge ships, rendered for this data directory.
-const { startNginx } = await import(path.join(repo, 'dist', 'replica', 'nginx-test-support.js'));
-const nginx = await startNginx({ dataDir: data, prefix: path.join(work, 'nginx'), workers: nginxWorkers });
+// nginx runs what `barge nginx-conf` prints for this data directory, the production configuration,
+// with the test switches only: a loopback port, the foreground, pid and logs of its own.
+const { nginxConfArgs, startNginx } = await import(
+  path.join(repo, 'dist', 'replica', 'nginx-test-support.js')
+);
+const nginxSetup = {
+  dataDir: data,
+  prefix: path.join(work, 'nginx'),
+  port: await freePort(),
+  barge: `127.0.0.1:${bargePort}`,
+  workers: nginxWorkers,
+};
+const nginxConfig = execFileSync(
+  process.execPath,
+  [path.join(repo, 'bin', 'barge.js'), ...nginxConfArgs(nginxSetup)],
+  {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  },
+);
+const nginx = await startNginx({ ...nginxSetup, config: nginxConfig });
 const stopAll = () => {
   barge.kill('SIGTERM');
   core.kill('SIGTERM');
@@ -174,7 +192,7 @@ for (const size of SIZES) {
   );
 }
 console.log(
-  '\n  nginx above runs docs/nginx.conf, the configuration barge ships for production serving: where\n' +
+  '\n  nginx above runs what `barge nginx-conf` generates for production serving: where\n' +
     '  barge serve misses the goal, serve the repositories with it (barge serve behind it keeps the API).',
 );
 if (!opts.keep) fs.rmSync(work, { recursive: true, force: true });

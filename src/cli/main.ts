@@ -58,6 +58,10 @@ const COMMANDS: Record<string, [() => Promise<Command>, string]> = {
     async () => (await import('./serve-command.js')).serveCommand,
     'serve every repository over HTTP at /cvmfs/<fqrn>/',
   ],
+  'nginx-conf': [
+    async () => (await import('./nginx-command.js')).nginxConfCommand,
+    'print the nginx configuration serving this data directory beside barge serve',
+  ],
   site: [
     async () => (await import('./site-command.js')).siteCommand,
     'worker nodes: check against the container baseline; run a command in an image',
@@ -69,7 +73,7 @@ const HELP = [
   '',
   'usage: barge <command> [options]   (data directory: --data DIR, $BARGE_DATA, ./barge-data)',
   '',
-  ...Object.entries(COMMANDS).map(([name, [, what]]) => `  ${name.padEnd(9)} ${what}`),
+  ...Object.entries(COMMANDS).map(([name, [, what]]) => `  ${name.padEnd(10)} ${what}`),
 ].join('\n');
 
 /** Runs one CLI invocation; returns the exit status. Errors print their code, message and hint. */

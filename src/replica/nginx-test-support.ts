@@ -3,20 +3,11 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { type NginxConfigOptions, renderNginxConfig } from '../server/index.js';
 
-// Debian's nginx running docs/nginx.conf, the configuration barge ships for production serving,
-// for tests and bench/serve.mjs: the file is rendered for a data directory, a loopback port and
-// a private prefix, nothing else changed, and nginx runs in the foreground as a child.
-
-/** docs/nginx.conf of this checkout. */
-export const NGINX_CONF = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'docs',
-  'nginx.conf',
-);
+// Debian's nginx running the configuration `barge nginx-conf` generates (renderNginxConfig,
+// docs/nginx.conf filled in), for tests and bench/serve.mjs: rendered for a data directory, a
+// loopback port and a private prefix, in the foreground as a child.
 
 /** Whether nginx is installed. */
 export function nginxAvailable(): boolean {
@@ -37,22 +28,47 @@ export interface NginxSetup {
 }
 
 /**
- * docs/nginx.conf for `setup`: paths, port, upstream and pid/log locations substituted, `daemon
- * off` added to run as a child, and `user root` when run by root (so workers can read files in
- * private temporary directories; production runs workers as www-data).
+ * The options of renderNginxConfig (and `barge nginx-conf`) for `setup`: root, pid and logs under
+ * the prefix, listening on loopback, in the foreground, and as root when run by root (so workers
+ * can read files in private temporary directories; production runs them as www-data).
  */
-export function renderNginxConfig(setup: NginxSetup): string {
-  let text = readFileSync(NGINX_CONF, 'utf8')
-    .replaceAll('/srv/barge-data/www', path.join(setup.prefix, 'www'))
-    .replaceAll('/srv/barge-data', setup.dataDir)
-    .replace('listen 80;', `listen 127.0.0.1:${setup.port};`)
-    .replace('server 127.0.0.1:8080;', `server ${setup.barge ?? '127.0.0.1:8080'};`)
-    .replace('pid /run/nginx-barge.pid;', `pid ${setup.prefix}/nginx.pid;`)
-    .replaceAll('/var/log/nginx/', `${setup.prefix}/logs/`);
-  if (setup.workers !== undefined)
-    text = text.replace('worker_processes auto;', `worker_processes ${setup.workers};`);
-  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-  return `daemon off;\n${user}${text}`;
+export function nginxOptions(setup: NginxSetup): NginxConfigOptions {
+  return {
+    dataDir: setup.dataDir,
+    www: path.join(setup.prefix, 'www'),
+    listen: `127.0.0.1:${setup.port}`,
+    upstream: setup.barge ?? '127.0.0.1:8080',
+    workers: setup.workers ?? 'auto',
+    pidFile: path.join(setup.prefix, 'nginx.pid'),
+    logDir: path.join(setup.prefix, 'logs'),
+    foreground: true,
+    ...(process.getuid?.() === 0 ? { user: 'root' } : {}),
+  };
+}
+
+/** The arguments of `barge nginx-conf` that print renderNginxConfig(nginxOptions(setup)). */
+export function nginxConfArgs(setup: NginxSetup): string[] {
+  const o = nginxOptions(setup);
+  return [
+    'nginx-conf',
+    ...['--data', o.dataDir, '--www', o.www as string, '--listen', o.listen as string],
+    ...['--upstream', o.upstream as string, '--workers', String(o.workers)],
+    ...['--pid-file', o.pidFile as string, '--log-dir', o.logDir as string, '--foreground'],
+    ...(o.user ? ['--user', o.user] : []),
+  ];
+}
+
+/** `nginx -t` of a configuration file under `prefix`: its exit status and what it printed. */
+export function testNginxConfig(prefix: string, conf: string): { status: number | null; output: string } {
+  mkdirSync(path.join(prefix, 'logs'), { recursive: true });
+  const r = spawnSync(
+    'nginx',
+    ['-t', '-p', prefix, '-e', path.join(prefix, 'logs', 'error.log'), '-c', conf],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
 /** A running nginx. */
@@ -64,15 +80,20 @@ export interface NginxProcess {
   stop(): Promise<void>;
 }
 
-/** Starts nginx with docs/nginx.conf rendered for `setup` (port 0 picks a free one). */
-export async function startNginx(setup: Omit<NginxSetup, 'port'> & { port?: number }): Promise<NginxProcess> {
+/**
+ * Starts nginx with renderNginxConfig(nginxOptions(setup)), or with `config` when given (the
+ * output of `barge nginx-conf` for nginxOptions(setup)); port 0 picks a free one.
+ */
+export async function startNginx(
+  setup: Omit<NginxSetup, 'port'> & { port?: number; config?: string },
+): Promise<NginxProcess> {
   const port = setup.port || (await freePort());
   mkdirSync(path.join(setup.prefix, 'logs'), { recursive: true });
   mkdirSync(path.join(setup.prefix, 'www'), { recursive: true });
   rmSync(path.join(setup.prefix, 'www', 'cvmfs'), { force: true });
   symlinkSync(path.join(setup.dataDir, 'repos'), path.join(setup.prefix, 'www', 'cvmfs'));
   const conf = path.join(setup.prefix, 'nginx.conf');
-  writeFileSync(conf, renderNginxConfig({ ...setup, port }));
+  writeFileSync(conf, setup.config ?? (await renderNginxConfig(nginxOptions({ ...setup, port }))));
   const errorLog = path.join(setup.prefix, 'logs', 'error.log');
   const child: ChildProcess = spawn('nginx', ['-p', setup.prefix, '-e', errorLog, '-c', conf], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -121,7 +142,8 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on loopback right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

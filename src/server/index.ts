@@ -5,7 +5,9 @@
  * no validators, no Content-Encoding, single byte ranges), plus cvmfs_server's
  * `/cvmfs/info/v1/repositories.json`. Requests go through a tiny router of its own, so the publish
  * API, metrics and the dashboard can add their routes; a request-log hook lets logging and
- * metrics attach without the server writing anything itself.
+ * metrics attach without the server writing anything itself. For heavy traffic it also renders
+ * docs/nginx.conf for a data directory (`barge nginx-conf`): nginx serves the files on disk and
+ * passes the rest to `barge serve`.
  */
 
 export { type ByteRange, parseRange } from './byte-range.js';
@@ -18,6 +20,7 @@ export {
 } from './cache-policy.js';
 export { statusForError } from './error-status.js';
 export { type ListenAddress, parseListen } from './listen-address.js';
+export { bargeVersion, NGINX_TEMPLATE, type NginxConfigOptions, renderNginxConfig } from './nginx-config.js';
 export {
   listRepositories,
   type RepositoriesDocument,

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream';
 import { openObjectStore, parseStorageConfig, S3ObjectStore, type StorageConfig } from '../storage/index.js';
+import { isFqrn } from './repository-path.js';
 import { sendText } from './respond.js';
 import type { RequestContext } from './router.js';
 
@@ -40,6 +41,23 @@ export class RemoteRepositories {
 /** Whether repository `fqrn` of the data directory keeps its served files in S3. */
 export async function keptInS3(dataDir: string, fqrn: string): Promise<boolean> {
   return (await storageOf(dataDir, fqrn))?.type === 's3';
+}
+
+/**
+ * The repositories of a data directory kept in S3, sorted: names under repos/ (init leaves an
+ * empty directory there) or state/ whose repository.json says `storage.type: "s3"`.
+ */
+export async function s3Repositories(dataDir: string): Promise<string[]> {
+  const names = new Set<string>();
+  for (const dir of ['repos', 'state']) {
+    for (const name of await fsp.readdir(path.join(dataDir, dir)).catch(() => [] as string[])) {
+      if (isFqrn(name)) names.add(name);
+    }
+  }
+  const kept = await Promise.all(
+    [...names].map(async (name) => ((await keptInS3(dataDir, name)) ? name : '')),
+  );
+  return kept.filter(Boolean).sort();
 }
 
 /** The storage section of a repository's config; undefined without a readable one (a plain served directory, a replica). */
