@@ -43,7 +43,7 @@ describe('renderNginxConfig', () => {
     const text = await renderNginxConfig({ dataDir: data });
     for (const line of [
       'worker_processes auto;',
-      'pid /run/nginx-barge.pid;',
+      'pid /run/nginx.pid;',
       'error_log /var/log/nginx/barge-error.log warn;',
       'access_log /var/log/nginx/barge-access.log combined',
       'server 127.0.0.1:8080;',
@@ -58,7 +58,8 @@ describe('renderNginxConfig', () => {
     assert.notEqual(bargeVersion(), 'unknown');
     assert.ok(!text.includes('/srv/barge-data'));
     assert.ok(!text.includes('# Use:'));
-    assert.ok(!/daemon|^user /m.test(text));
+    assert.ok(!/daemon/.test(text));
+    assert.match(text, /^user www-data;$/m);
     assert.ok(!/^ *location \^~/m.test(text), 'no repository is kept in S3');
   });
 
@@ -75,7 +76,7 @@ describe('renderNginxConfig', () => {
       user: 'root',
       s3Repositories: [],
     });
-    assert.match(text, /^daemon off;\nuser root;\nworker_processes 3;$/m);
+    assert.match(text, /^user root;\ndaemon off;\nworker_processes 3;$/m);
     for (const line of [
       'pid /tmp/x/nginx.pid;',
       'error_log /tmp/x/logs/barge-error.log warn;',

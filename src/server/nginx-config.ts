@@ -26,7 +26,7 @@ export interface NginxConfigOptions {
   upstream?: string;
   /** worker_processes: a count or 'auto' (default, one per core). */
   workers?: number | 'auto';
-  /** Default /run/nginx-barge.pid. */
+  /** Default /run/nginx.pid, where Debian's nginx.service looks. */
   pidFile?: string;
   /** Where barge-access.log and barge-error.log go (default /var/log/nginx). */
   logDir?: string;
@@ -34,7 +34,7 @@ export interface NginxConfigOptions {
   s3Repositories?: readonly string[];
   /** Tests and benchmarks: `daemon off;`, to run nginx as a child process. */
   foreground?: boolean;
-  /** `user NAME;` of the workers (tests run them as root to read private temporary directories). */
+  /** `user NAME;` of the workers (default www-data, as Debian's; tests run them as root to read private temporary directories). */
   user?: string;
 }
 
@@ -50,7 +50,7 @@ export async function renderNginxConfig(options: NginxConfigOptions): Promise<st
   const dataDir = absolutePath('data directory', options.dataDir);
   const www = absolutePath('--www', options.www ?? path.join(dataDir, 'www'));
   const logDir = absolutePath('log directory', options.logDir ?? '/var/log/nginx');
-  const pidFile = absolutePath('pid file', options.pidFile ?? '/run/nginx-barge.pid');
+  const pidFile = absolutePath('pid file', options.pidFile ?? '/run/nginx.pid');
   const listen = address('--listen', options.listen ?? '80', 'listen');
   const upstream = address('--upstream', options.upstream ?? '127.0.0.1:8080', 'upstream');
   const workers = options.workers ?? 'auto';
@@ -77,9 +77,10 @@ export async function renderNginxConfig(options: NginxConfigOptions): Promise<st
     text = text.split(from).join(to);
   };
   put(/^# Use:.*\n(?:#.+\n)*/m, header(dataDir, www));
-  const running = [options.foreground ? 'daemon off;' : '', options.user ? `user ${options.user};` : ''];
-  put('worker_processes auto;', [...running, `worker_processes ${workers};`].filter(Boolean).join('\n'));
-  put('pid /run/nginx-barge.pid;', `pid ${pidFile};`);
+  put('user www-data;', `user ${options.user ?? 'www-data'};`);
+  const running = options.foreground ? 'daemon off;\n' : '';
+  put('worker_processes auto;', `${running}worker_processes ${workers};`);
+  put('pid /run/nginx.pid;', `pid ${pidFile};`);
   put('/var/log/nginx/', `${logDir}/`, 2);
   put('server 127.0.0.1:8080;', `server ${upstream};`);
   put('listen 80;', `listen ${listen};`);
