@@ -137,7 +137,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
         // Planned under the lock, on the revision it edits: no image added meanwhile is missed.
         if (state) roots = await planFlatRoots(publisher, state, { ...grace, observe: true });
         return publisher.applyChanges(async (tree) => {
-          for (const u of idle) if (await tree.get(u.path)) await tree.remove(u.path);
+          for (const u of idle) if (await tree.has(u.path)) await tree.remove(u.path);
           if (roots) report.imageRootsRemoved = await removeFlatRoots(tree, roots.expired);
         });
       });

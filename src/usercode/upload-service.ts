@@ -363,7 +363,7 @@ export async function expireUploads(
   if (idle.length === 0) return { removed: [] };
   const result = await queue.exclusive((publisher) =>
     publisher.applyChanges(async (tree) => {
-      for (const u of idle) if (await tree.get(u.path)) await tree.remove(u.path);
+      for (const u of idle) if (await tree.has(u.path)) await tree.remove(u.path);
     }),
   );
   db.delete(idle.map((u) => u.cid));
