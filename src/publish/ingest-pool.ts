@@ -27,6 +27,12 @@ const BATCH_CONTENTS = 256;
 /** Contents from this size on are sent in their own buffer, not copied into a batch. */
 const BATCH_CONTENT_MAX = 256 * 1024;
 
+/**
+ * Answers with new objects held for one staging transaction, at most; fewer while fewer tasks
+ * than this are at the workers (then they could run dry). publishDirectory keeps 16 in flight.
+ */
+const PLACE_HOLD = 8;
+
 /** A batch being filled: contents back to back, and who waits for each. */
 interface OpenBatch {
   buffer: Buffer;
@@ -46,9 +52,10 @@ interface OpenBatch {
  * answer), a third of its time on the base image of bench/images. The bytes handed over and not
  * yet stored are counted, so that readers can hold back (ready()) instead of buffering a layer.
  *
- * With a Stager, workers leave new objects in `data/txn`; each answer's objects are staged in the
- * gc ledger (answers of one event-loop turn in one transaction), then renamed into place here,
- * before the answer's contents resolve. A rename costs this thread a few microseconds.
+ * With a Stager, workers leave new objects in `data/txn`; answers' objects are staged in the gc
+ * ledger, then renamed into place here, before the answers' contents resolve. Answers are held
+ * for one transaction while the workers have enough else to do (see PLACE_HOLD): staged as they
+ * came, a publish of 10,000 small files made 4,600 transactions, 0.3 s of CPU.
  */
 export class IngestPool {
   private readonly workers: Worker[] = [];
@@ -70,6 +77,9 @@ export class IngestPool {
   private readonly drained: (() => void)[] = [];
   /** Bytes handed to the pool (in a batch or sent) and not stored yet. */
   inFlightBytes = 0;
+  /** Answers whose objects wait in data/txn to be staged and placed. */
+  private unplaced: { placed: [string, string][]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private placeScheduled = false;
 
   constructor(
     private readonly root: string,
@@ -92,11 +102,12 @@ export class IngestPool {
         this.waiting.delete(a.id);
         if (p) this.settled(p.worker, p.weight, p.counted);
         if (!a.placed) p?.resolve(a);
-        else this.place(a.placed).then(() => p?.resolve(a), p?.reject);
+        else if (p) this.hold(a.placed, () => p.resolve(a), p.reject);
       });
       w.on('error', (err) => {
         for (const p of this.waiting.values()) p.reject(err);
         this.waiting.clear();
+        this.placeSoon();
       });
       this.workers.push(w);
       this.queued.push(0);
@@ -242,6 +253,31 @@ export class IngestPool {
     return new Promise<IngestAnswer>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject, worker: pick, weight, counted });
       this.workers[pick]?.postMessage(task(id), transfer);
+    });
+  }
+
+  /** Holds an answer until its objects are staged and placed (with others, see PLACE_HOLD). */
+  private hold(placed: [string, string][], resolve: () => void, reject: (e: unknown) => void): void {
+    this.unplaced.push({ placed, resolve, reject });
+    if (this.unplaced.length >= PLACE_HOLD || this.waiting.size < PLACE_HOLD) this.placeSoon();
+  }
+
+  /** Places the held answers' objects once this turn's answers are in. */
+  private placeSoon(): void {
+    if (this.placeScheduled || this.unplaced.length === 0) return;
+    this.placeScheduled = true;
+    setImmediate(() => {
+      this.placeScheduled = false;
+      const held = this.unplaced;
+      this.unplaced = [];
+      this.place(held.flatMap((h) => h.placed)).then(
+        () => {
+          for (const h of held) h.resolve();
+        },
+        (err) => {
+          for (const h of held) h.reject(err);
+        },
+      );
     });
   }
 
