@@ -92,6 +92,25 @@ describe('gc collects what killed writers left, and spares what live writers sta
     });
   }
 
+  it('a ledger rebuild after a killed publish leaves no stale session, and the next gc collects its objects', () => {
+    const repo = copyRepo(base, path.join(tmp.dir, 'rebuild'));
+    const r = runBarge(['publish', FQRN, tree, '--at', '/sw/b', '--data', repo.data], {
+      BARGE_FAILPOINT: 'object:150',
+    });
+    assert.equal(r.signal, 'SIGKILL', r.stderr);
+    const rebuilt = runBarge(['gc', FQRN, '--data', repo.data, '--rebuild-ledger']);
+    assert.equal(rebuilt.status, 0, rebuilt.stderr);
+    const ledger = Ledger.open(repo.state);
+    try {
+      assert.deepEqual(ledger.db.prepare('SELECT * FROM sessions').all(), [], 'no session is left');
+    } finally {
+      ledger.close();
+    }
+    const report = runGc(repo, RETAIN);
+    assertNoGarbage(repo, keptRoots(report), 'gc after the rebuild');
+    rmSync(repo.data, { recursive: true, force: true });
+  });
+
   // The first objects of an upload are stored on the main thread, later ones on the workers.
   for (const point of ['object:3', 'object:100']) {
     it(`after a server killed at ${point} with an upload in flight, gc collects the upload's objects`, async () => {
