@@ -101,8 +101,11 @@ export class IngestPool {
         const p = this.waiting.get(a.id);
         this.waiting.delete(a.id);
         if (p) this.settled(p.worker, p.weight, p.counted);
-        if (!a.placed) p?.resolve(a);
-        else if (p) this.hold(a.placed, () => p.resolve(a), p.reject);
+        if (a.placed && p)
+          this.unplaced.push({ placed: a.placed, resolve: () => p.resolve(a), reject: p.reject });
+        else p?.resolve(a);
+        // Held answers go once few tasks are left, whether or not the last ones wrote objects.
+        if (this.unplaced.length >= PLACE_HOLD || this.waiting.size < PLACE_HOLD) this.placeSoon();
       });
       w.on('error', (err) => {
         for (const p of this.waiting.values()) p.reject(err);
@@ -254,12 +257,6 @@ export class IngestPool {
       this.waiting.set(id, { resolve, reject, worker: pick, weight, counted });
       this.workers[pick]?.postMessage(task(id), transfer);
     });
-  }
-
-  /** Holds an answer until its objects are staged and placed (with others, see PLACE_HOLD). */
-  private hold(placed: [string, string][], resolve: () => void, reject: (e: unknown) => void): void {
-    this.unplaced.push({ placed, resolve, reject });
-    if (this.unplaced.length >= PLACE_HOLD || this.waiting.size < PLACE_HOLD) this.placeSoon();
   }
 
   /** Places the held answers' objects once this turn's answers are in. */
