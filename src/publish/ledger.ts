@@ -81,8 +81,6 @@ export class Ledger {
       CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, refs INTEGER NOT NULL) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS staged (
         key TEXT NOT NULL, session TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (key, session)) WITHOUT ROWID;
-      -- A session ends with each Publisher.close (a batch of the upload service): by session, not a scan.
-      CREATE INDEX IF NOT EXISTS staged_session ON staged (session);
       CREATE TABLE IF NOT EXISTS sessions (
         id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS condemned (key TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;
