@@ -28,10 +28,12 @@ const BATCH_CONTENTS = 256;
 const BATCH_CONTENT_MAX = 256 * 1024;
 
 /**
- * Answers with new objects held for one staging transaction, at most; fewer while fewer tasks
- * than this are at the workers (then they could run dry). publishDirectory keeps 16 in flight.
+ * Answers with new objects are held for one staging transaction until fewer than this many tasks
+ * per worker are left at the workers (they must not run dry), or this many answers per worker are
+ * held. publishDirectory keeps 16 files in flight: about 12 answers go per transaction.
  */
-const PLACE_HOLD = 8;
+const PLACE_BELOW = 2;
+const PLACE_HOLD_MAX = 128;
 
 /** A batch being filled: contents back to back, and who waits for each. */
 interface OpenBatch {
@@ -54,8 +56,9 @@ interface OpenBatch {
  *
  * With a Stager, workers leave new objects in `data/txn`; answers' objects are staged in the gc
  * ledger, then renamed into place here, before the answers' contents resolve. Answers are held
- * for one transaction while the workers have enough else to do (see PLACE_HOLD): staged as they
- * came, a publish of 10,000 small files made 4,600 transactions, 0.3 s of CPU.
+ * for one transaction while the workers have enough else to do (see PLACE_BELOW): staged as they
+ * came, a publish of 10,000 small files made 4,600 transactions of random keys, each rewriting a
+ * few ledger pages into the WAL.
  */
 export class IngestPool {
   private readonly workers: Worker[] = [];
@@ -105,7 +108,9 @@ export class IngestPool {
           this.unplaced.push({ placed: a.placed, resolve: () => p.resolve(a), reject: p.reject });
         else p?.resolve(a);
         // Held answers go once few tasks are left, whether or not the last ones wrote objects.
-        if (this.unplaced.length >= PLACE_HOLD || this.waiting.size < PLACE_HOLD) this.placeSoon();
+        const workers = this.workers.length;
+        if (this.waiting.size < PLACE_BELOW * workers || this.unplaced.length >= PLACE_HOLD_MAX * workers)
+          this.placeSoon();
       });
       w.on('error', (err) => {
         for (const p of this.waiting.values()) p.reject(err);
