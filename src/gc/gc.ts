@@ -60,6 +60,11 @@ export interface GcReport {
   catalogsDeleted: number;
   objectsDeleted: number;
   /**
+   * Of the files deleted, orphans: written by writers that died or ended before a revision named
+   * them (a publish killed midway, a refused commit, a replaced history).
+   */
+  orphansDeleted: number;
+  /**
    * Bytes of the files deleted. A dry run with uploads to expire counts the retention revision's
    * first history (replaced when trunk-previous goes) at the size of the current one.
    */
@@ -102,6 +107,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     kept: [],
     catalogsDeleted: 0,
     objectsDeleted: 0,
+    orphansDeleted: 0,
     bytesFreed: 0,
     resumed: 0,
     reflogPruned: 0,
@@ -199,6 +205,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcReport> {
     if (dryRun) {
       report.catalogsDeleted = sweep.catalogs.length;
       report.objectsDeleted = sweep.condemn.length - sweep.catalogs.length;
+      report.orphansDeleted = sweep.orphans.length;
       report.bytesFreed = await sizeOf(publisher, sweep.condemn);
       if (plan.preview && sweep.untagPrevious) {
         // The real run replaces the retention revision's history (trunk-previous removed) and
@@ -272,8 +279,9 @@ interface Sweep {
   condemn: string[];
   /** Object rows to delete (refs reach 0). */
   deadObjects: string[];
-  /** Staged rows of dead sessions to clear. */
+  /** Staged rows of dead sessions to clear: orphans (to delete), and keys now referenced. */
   orphans: string[];
+  unstage: string[];
 }
 
 async function planSweep(
@@ -392,17 +400,20 @@ async function planSweep(
     if (row) for (const k of [row.history, row.certificate]) if (k) metaKeys.add(k);
   }
   const metas = [...metaKeys].filter((k) => !stillNamed.has(k));
-  // Orphans: objects staged by writers that are gone, referenced by nothing.
-  const orphans = (
+  // Orphans: objects staged by writers that are gone (Publisher.open ended the sessions of dead
+  // ones), referenced by nothing. A key a live session staged stays: its writer may be about to
+  // commit it. Rows of keys referenced since are cleared: their refcounts stand for them.
+  const staged = (
     ledger.db
       .prepare(
         `SELECT DISTINCT s.key FROM staged s LEFT JOIN sessions x ON x.id = s.session
          WHERE x.id IS NULL AND s.key NOT IN (SELECT key FROM staged WHERE session IN (SELECT id FROM sessions))`,
       )
       .all() as { key: string }[]
-  )
-    .map((r) => r.key)
-    .filter((k) => !ledger.isLive(k) && !ledger.hasCatalog(k) && !stillNamed.has(k));
+  ).map((r) => r.key);
+  const named = (k: string) => ledger.isLive(k) || ledger.hasCatalog(k) || stillNamed.has(k);
+  const orphans = staged.filter((k) => !named(k));
+  const unstage = staged.filter((k) => named(k) && !stillNamed.has(k));
   const condemn = [...dead, ...deadObjects, ...metas.filter((k) => !dead.has(k)), ...orphans];
   return {
     drop,
@@ -413,6 +424,7 @@ async function planSweep(
     condemn: [...new Set(condemn)],
     deadObjects,
     orphans,
+    unstage,
   };
 }
 
@@ -432,9 +444,10 @@ function applySweep(ledger: Ledger, sweep: Sweep, report: GcReport): void {
     for (const [k, n] of sweep.objectDecrements) decObject.run(n, k);
     for (const k of sweep.deadObjects) delObject.run(k);
     for (const k of sweep.catalogs) delCatalog.run(k);
-    for (const k of sweep.orphans) unstage.run(k);
+    for (const k of [...sweep.orphans, ...sweep.unstage]) unstage.run(k);
     for (const k of sweep.condemn) condemn.run(k);
   })();
+  report.orphansDeleted = sweep.orphans.length;
   report.catalogsDeleted = sweep.catalogs.length;
   report.objectsDeleted = sweep.condemn.length - sweep.catalogs.length;
 }
@@ -504,7 +517,8 @@ function checkLedger(ledger: Ledger, publisher: Publisher): void {
       },
     );
   }
-  const head = ledger.head();
+  // A pending revision above the served one whose writer died was dropped when this gc opened.
+  const head = ledger.revisions().at(-1);
   if (!head || head.revision !== m.revision || head.root !== m.rootHash || head.state !== 'committed') {
     throw new BargeError(
       'LEDGER_MISMATCH',

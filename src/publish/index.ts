@@ -38,4 +38,6 @@ export {
 } from './repository-config.js';
 export { RepositoryLock } from './repository-lock.js';
 export { runPool } from './run-pool.js';
+export type { Stager } from './staging-session.js';
+export { StagingSession } from './staging-session.js';
 export { CATALOG_MARKER, sameEntry, validatePath, WorkingTree } from './working-tree.js';

@@ -2,6 +2,10 @@
  * A worker thread of the ingest pool: takes source files and turns each into stored objects with
  * synchronous calls only (read, SHA-256, deflate, hash, write, rename). Two of these keep both
  * cores on deflate, the costliest step, without the main thread's per-chunk overhead.
+ *
+ * With `stageFirst`, a new object is only written to `data/txn`: the answer lists it, and the
+ * pool stages its key in the gc ledger before it renames it into place (a kill in between leaves
+ * a staging file, never an object the ledger does not know).
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
@@ -23,6 +27,8 @@ export interface IngestWorkerData {
   algorithm: HashAlgorithm;
   chunkSizes: ChunkSizes | null;
   failpoints: SharedArrayBuffer;
+  /** Leave new objects in data/txn for the pool to stage and rename (see above). */
+  stageFirst: boolean;
 }
 
 /** One file to ingest. */
@@ -76,24 +82,35 @@ export interface IngestFailure {
 }
 
 /** The answer for one task. */
-export type IngestAnswer =
+export type IngestAnswer = (
   | ({ id: number; ok: true; sha256: Uint8Array } & StoredContent)
   | { id: number; ok: true; batch: (({ ok: true } & StoredContent) | IngestFailure)[] }
-  | ({ id: number } & IngestFailure);
+  | ({ id: number } & IngestFailure)
+) & {
+  /** With stageFirst: objects written to data/txn, as [staging file, key], for the pool to place. */
+  placed?: [string, string][];
+};
 
-const { root, algorithm, chunkSizes, failpoints } = workerData as IngestWorkerData;
+const { root, algorithm, chunkSizes, failpoints, stageFirst } = workerData as IngestWorkerData;
 useFailpointCounter(failpoints);
 const txn = path.join(root, 'data', 'txn');
 let counter = 0;
 const prefix = `${process.pid}-w${Math.random().toString(36).slice(2, 8)}-`;
+/** Objects of the current task left in data/txn (stageFirst), by key. */
+let unplaced = new Map<string, string>();
 
 function store(data: Buffer, suffix: '' | 'P'): { hash: string; written: number } {
   const z = compressSync(data);
   const hash = hashBytes(z, algorithm);
-  const target = path.join(root, objectPath(hash, suffix));
-  if (existsSync(target)) return { hash, written: 0 };
+  const key = objectPath(hash, suffix);
+  const target = path.join(root, key);
+  if (unplaced.has(key) || existsSync(target)) return { hash, written: 0 };
   const tmp = path.join(txn, `${prefix}${counter++}.tmp`);
   writeFileSync(tmp, z, { flag: 'wx' });
+  if (stageFirst) {
+    unplaced.set(key, tmp);
+    return { hash, written: z.length };
+  }
   renameSync(tmp, target);
   failpoint('object');
   return { hash, written: z.length };
@@ -228,5 +245,10 @@ function handle(task: IngestTask | DataTask | BatchTask | ObjectTask): IngestAns
 }
 
 parentPort?.on('message', (task: IngestTask | DataTask | BatchTask | ObjectTask) => {
-  parentPort?.postMessage(handle(task));
+  const answer: IngestAnswer = handle(task);
+  if (unplaced.size > 0) {
+    answer.placed = [...unplaced].map(([key, tmp]) => [tmp, key]);
+    unplaced = new Map();
+  }
+  parentPort?.postMessage(answer);
 });

@@ -4,6 +4,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { objectPath } from '../object/index.js';
 
+/** Sessions begun by this process: part of each id, so that two opened in one millisecond differ. */
+let sessionCount = 0;
+
 /** A revision as the ledger knows it. */
 export interface LedgerRevision {
   revision: number;
@@ -91,7 +94,7 @@ export class Ledger {
         revisions_dropped INTEGER NOT NULL, catalogs_deleted INTEGER NOT NULL,
         objects_deleted INTEGER NOT NULL, bytes_freed INTEGER NOT NULL, uploads_expired INTEGER NOT NULL);
     `);
-    this.session = `${os.hostname()}:${process.pid}:${Date.now().toString(36)}`;
+    this.session = `${os.hostname()}:${process.pid}:${Date.now().toString(36)}.${sessionCount++}`;
   }
 
   /** Opens (creating) the ledger of a repository's state directory. */
@@ -121,24 +124,56 @@ export class Ledger {
       .run(this.session, os.hostname(), process.pid, Math.floor(Date.now() / 1000));
   }
 
-  /** Ends this session: its staged rows go (committed ones were removed at commit). */
+  /** Ends this session: what it staged and no commit took becomes an orphan (see end()). */
   endSession(): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM sessions WHERE id = ?').run(this.session);
-      // Uncommitted objects of an ended session are orphans: gc collects them (not staged any more,
-      // not referenced): remember them as staged by no live session.
-      this.db.prepare("UPDATE staged SET session = 'ended' WHERE session = ?").run(this.session);
-    })();
+    this.db.transaction(() => this.end(this.session))();
   }
 
-  /** Records objects written or reused by this session and not yet committed. */
+  /**
+   * Ends the sessions of writers that died (`alive` says no): what they staged and no commit took
+   * becomes an orphan for gc. Returns how many sessions ended.
+   */
+  endDeadSessions(alive: (s: { host: string; pid: number }) => boolean): number {
+    const rows = this.db.prepare('SELECT id, host, pid FROM sessions').all() as {
+      id: string;
+      host: string;
+      pid: number;
+    }[];
+    const dead = rows.filter((s) => s.id !== this.session && !alive(s));
+    this.db.transaction(() => {
+      for (const s of dead) this.end(s.id);
+    })();
+    return dead.length;
+  }
+
+  /**
+   * Uncommitted objects of an ended session are orphans: gc collects them unless something
+   * references them by then. They stay staged, by no live session ('ended').
+   */
+  private end(session: string): void {
+    this.db
+      .prepare(
+        "INSERT OR IGNORE INTO staged (key, session, at) SELECT key, 'ended', at FROM staged WHERE session = ?",
+      )
+      .run(session);
+    this.db.prepare('DELETE FROM staged WHERE session = ?').run(session);
+    this.db.prepare('DELETE FROM sessions WHERE id = ?').run(session);
+  }
+
+  /**
+   * Records objects this session is about to write (or reuses) and has not committed, in one
+   * transaction: a writer killed after writing them leaves rows that name them.
+   */
   stage(keys: Iterable<string>): void {
     const now = Math.floor(Date.now() / 1000);
-    const insert = this.db.prepare('INSERT OR IGNORE INTO staged (key, session, at) VALUES (?, ?, ?)');
+    this.stageQuery ??= this.db.prepare('INSERT OR IGNORE INTO staged (key, session, at) VALUES (?, ?, ?)');
+    const insert = this.stageQuery;
     this.db.transaction(() => {
       for (const key of keys) insert.run(key, this.session, now);
     })();
   }
+
+  private stageQuery: Database.Statement<[string, string, number]> | undefined;
 
   /** Whether an object is referenced by a live catalog. */
   isLive(key: string): boolean {
@@ -249,6 +284,8 @@ export class Ledger {
       // The history it replaces is named by no revision any more: an orphan for gc, which spares
       // it while the served manifest still names it (a tag killed before its manifest swap).
       if (old?.history && old.history !== history) this.orphan([old.history]);
+      // The new one is named now: no staged row need stand for it.
+      this.db.prepare('DELETE FROM staged WHERE key = ?').run(history);
     })();
   }
 

@@ -28,8 +28,9 @@ import {
 } from './publish-directory.js';
 import { PublishState } from './publish-state.js';
 import { type RepositoryConfig, readRepositoryConfig } from './repository-config.js';
-import { RepositoryLock } from './repository-lock.js';
+import { processAlive, RepositoryLock } from './repository-lock.js';
 import { readScannedXattrs, scanDirectory, sourceDirectory } from './scan-directory.js';
+import { StagingSession } from './staging-session.js';
 import { validatePath, WorkingTree } from './working-tree.js';
 
 /** What a publish produced. */
@@ -56,6 +57,8 @@ const RACY_WINDOW_NS = 2_000_000_000n;
  */
 export class Publisher {
   private closed = false;
+  /** This writer's session in the ledger: what it stores is staged there first. */
+  private readonly staging: StagingSession;
 
   private constructor(
     readonly paths: RepositoryPaths,
@@ -71,6 +74,7 @@ export class Publisher {
     private readonly ownsLedger = true,
   ) {
     reconcileLedger(this.ledger, current);
+    this.staging = new StagingSession(this.ledger);
   }
 
   /**
@@ -156,12 +160,13 @@ export class Publisher {
    */
   newWriter(): ObjectWriter {
     const store = this.store;
-    return new ObjectWriter(store, {
-      algorithm: this.config.hashAlgorithm,
-      chunkSizes: this.config.chunkSizes,
+    const { hashAlgorithm, chunkSizes } = this.config;
+    return new ObjectWriter(this.staging.wrap(store), {
+      algorithm: hashAlgorithm,
+      chunkSizes,
       state: this.state,
       ...(store instanceof FsObjectStore
-        ? { pool: () => new IngestPool(store.root, this.config.hashAlgorithm, this.config.chunkSizes) }
+        ? { pool: () => new IngestPool(store.root, hashAlgorithm, chunkSizes, this.staging) }
         : {}),
     });
   }
@@ -267,7 +272,7 @@ export class Publisher {
     }
     const now = Math.max(Math.floor(Date.now() / 1000), this.current.timestamp + 1);
     const committed = await commitCatalogs(tree, {
-      store: this.store,
+      store: this.staging.wrap(this.store),
       loader: this.loadCatalog,
       algorithm: this.config.hashAlgorithm,
       now,
@@ -341,6 +346,7 @@ export class Publisher {
     if (this.closed) return;
     this.closed = true;
     this.state.close();
+    this.staging.end();
     if (this.ownsLedger) this.ledger.close();
     await this.lock.release();
   }
@@ -518,10 +524,13 @@ export class Publisher {
 /**
  * Brings the ledger in line with the served manifest: a pending revision that is the manifest's is
  * committed; any other pending one (its writer died before the swap) is dropped, so gc can collect
- * what only it referenced. A repository without a ledger row yet (created before the ledger, or
- * by cvmfs_server) leaves the ledger incomplete until `barge gc --rebuild-ledger`.
+ * what only it referenced. Sessions of writers that died (their process is gone, as for a stale
+ * repository lock) end: what they staged becomes orphans for gc. A repository without a ledger
+ * row yet (created before the ledger, or by cvmfs_server) leaves the ledger incomplete until
+ * `barge gc --rebuild-ledger`.
  */
 function reconcileLedger(ledger: Ledger, manifest: Manifest): void {
+  ledger.endDeadSessions(processAlive);
   const stale: number[] = [];
   for (const r of ledger.revisions(['pending'])) {
     if (r.revision === manifest.revision && r.root === manifest.rootHash) ledger.markCommitted(r.revision);

@@ -40,7 +40,7 @@ export class RepositoryLock {
         await fsp.rm(tmp, { force: true });
       }
       const holder = await readOwner(file);
-      if (!holder || holderAlive(holder)) {
+      if (!holder || processAlive(holder)) {
         const who = holder
           ? `${holder.what} (pid ${holder.pid} on ${holder.host} since ${holder.since})`
           : 'another process';
@@ -72,7 +72,8 @@ async function readOwner(file: string): Promise<LockOwner | undefined> {
   }
 }
 
-function holderAlive(holder: LockOwner): boolean {
+/** Whether a process (a lock holder, a writer session) may be alive; on another host, assume so. */
+export function processAlive(holder: { host: string; pid: number }): boolean {
   if (holder.host !== os.hostname()) return true; // another machine: cannot tell, assume alive
   try {
     process.kill(holder.pid, 0);

@@ -116,10 +116,16 @@ export class FsObjectStore implements ObjectStore {
     if (this.durable) await syncFilesystem(this.root);
   }
 
-  /** Removes staging leftovers of a crashed writer (safe only under the repository lock). */
+  /**
+   * Removes staging leftovers of crashed writers (safe only under the repository lock). Files of
+   * live processes stay: the upload service stores objects outside the lock, and its ingest
+   * workers leave each in `data/txn` until its key is staged in the gc ledger.
+   */
   async clearStaging(): Promise<number> {
     let removed = 0;
     for (const name of await fsp.readdir(this.txn).catch(() => [] as string[])) {
+      const pid = Number(/^(\d+)-/.exec(name)?.[1] ?? 0);
+      if (pid > 0 && pidAlive(pid)) continue;
       await fsp.rm(path.join(this.txn, name), { force: true, recursive: true });
       removed++;
     }
@@ -144,6 +150,16 @@ async function* walk(dir: string, rel: string): AsyncIterable<StoredObject> {
       const st = await fsp.stat(path.join(dir, entry.name)).catch(() => undefined);
       if (st) yield { key: childRel, size: st.size };
     }
+  }
+}
+
+/** Whether a process of this host lives (staging names start with their writer's pid). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
   }
 }
 

@@ -52,8 +52,10 @@ type Job =
  * change is signed and flushed, so an acknowledged upload is durable. A batch that fails to commit
  * fails all its callers and publishes nothing; the previous revision stays served.
  *
- * The repository lock is taken per batch, so a CLI writer (`barge images add`) can slip in between;
- * staged objects live in data/txn meanwhile, hence `keepStaging`.
+ * The repository lock is taken per batch, so a CLI writer (`barge images add`) can slip in between.
+ * Uploads are stored before their batch, outside the lock: their objects are staged in the gc ledger
+ * under the upload service's writer session (gc spares them while the service lives), and objects
+ * still on their way from the ingest workers sit in data/txn, hence `keepStaging`.
  *
  * When a batch goes: at once when no other change is being prepared (a lone upload does not
  * wait), else when those have arrived or the gather window is over. The window opens when the

@@ -8,10 +8,12 @@ import {
   CATALOG_MARKER,
   directoryEntry,
   IngestPool,
+  Ledger,
   ObjectWriter,
   type PublishResult,
   type RepositoryConfig,
   readRepositoryConfig,
+  StagingSession,
   type WorkingTree,
 } from '../publish/index.js';
 import { isFqrn, repositoryPaths } from '../repository/index.js';
@@ -56,6 +58,13 @@ interface RepoUploads {
   queue: CommitQueue;
   /** A staging writer for one upload (sharing the repository's worker threads). */
   newWriter: () => ObjectWriter;
+  /**
+   * The service's writer session in the repository's gc ledger: uploads are stored outside the
+   * lock, before their batch, so the session lives as long as the service; if the server dies,
+   * the next writer ends it and gc collects what no batch committed.
+   */
+  ledger: Ledger;
+  staging: StagingSession;
 }
 
 /** A staged upload on its way into a batch. */
@@ -100,17 +109,19 @@ export class UploadService {
       if (!config?.uploads) continue;
       const db = new UploadsDb(paths.state);
       const store = openObjectStore(paths, config);
+      const ledger = Ledger.open(paths.state);
+      const staging = new StagingSession(ledger);
       // One writer per upload: a writer remembers every content it stored (for dedup within a
       // publish), which in a writer shared by all uploads grew for the life of the server. It
       // also makes addedBytes exact. Writers are never closed: that would stop the shared
       // workers under other uploads. Ingest workers write object files themselves: only into a
       // filesystem store.
       const newWriter = () =>
-        new ObjectWriter(store, {
+        new ObjectWriter(staging.wrap(store), {
           algorithm: config.hashAlgorithm,
           chunkSizes: config.chunkSizes,
           ...(store instanceof FsObjectStore
-            ? { pool: () => this.sharedPool(fqrn, paths.served, config) }
+            ? { pool: () => this.sharedPool(fqrn, paths.served, config, staging) }
             : {}),
         });
       const queue = new CommitQueue({
@@ -130,6 +141,8 @@ export class UploadService {
         db,
         queue,
         newWriter,
+        ledger,
+        staging,
       };
       await this.reconcile(repo);
       this.repos.set(fqrn, repo);
@@ -291,9 +304,13 @@ export class UploadService {
       await repo.queue.close();
       repo.db.close();
     }
-    this.repos.clear();
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
+    for (const repo of this.repos.values()) {
+      repo.staging.end();
+      repo.ledger.close();
+    }
+    this.repos.clear();
   }
 
   /** `/cvmfs/<fqrn><path>`, the path a job reads. */
@@ -327,10 +344,15 @@ export class UploadService {
    * The ingest workers of one repository, shared by all its uploads: the service never closes its
    * staging writers (that would stop the workers under other uploads), only close() stops them.
    */
-  private sharedPool(fqrn: string, root: string, config: RepositoryConfig): IngestPool {
+  private sharedPool(
+    fqrn: string,
+    root: string,
+    config: RepositoryConfig,
+    staging: StagingSession,
+  ): IngestPool {
     let pool = this.pools.get(fqrn);
     if (!pool) {
-      pool = new IngestPool(root, config.hashAlgorithm, config.chunkSizes);
+      pool = new IngestPool(root, config.hashAlgorithm, config.chunkSizes, staging);
       this.pools.set(fqrn, pool);
     }
     return pool;
