@@ -77,6 +77,8 @@ export async function gcCommand(argv: string[], io: CliIo): Promise<number> {
     io.out(`  kept image root ${r.root}: unnamed for ${r.days.toFixed(1)} day(s), within the grace`);
   for (const cid of report.pinnedKept) io.out(`  kept upload ${cid}: pinned`);
   if (report.resumed > 0) io.out(`  finished ${report.resumed} deletion(s) a previous gc left`);
+  if (report.orphansDeleted > 0)
+    io.out(`  of those, ${report.orphansDeleted} object(s) written by writers that died before publishing`);
   return 0;
 }
 

@@ -5,10 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { S_IFMT, S_IFREG } from '../catalog/index.js';
 import { pull } from '../client/index.js';
-import { buildImage } from '../image/image-test-support.js';
+import { buildImage, withPublisher as withRepository } from '../image/image-test-support.js';
 import { addImage, RegistryClient, removeImage } from '../image/index.js';
 import { objectPath } from '../object/index.js';
-import { Publisher } from '../publish/index.js';
+import type { Publisher } from '../publish/index.js';
 import { openSource, RepositoryReader } from '../repository/index.js';
 import { startRegistry, type TestRegistry } from '../testing/registry.js';
 import { tempDir } from '../testing/temp-dir.js';
@@ -41,14 +41,7 @@ describe('gc: flat roots nothing names go after the grace', () => {
   const client = new RegistryClient({ retries: 0 });
   const roots: Record<string, string> = {};
 
-  const withPublisher = async <T>(use: (p: Publisher) => Promise<T>): Promise<T> => {
-    const p = await Publisher.open(data, FQRN, 'test');
-    try {
-      return await use(p);
-    } finally {
-      await p.close();
-    }
-  };
+  const withPublisher = <T>(use: (p: Publisher) => Promise<T>): Promise<T> => withRepository(data, FQRN, use);
   const add = (ref: string) =>
     withPublisher(async (p) => (await addImage(p, `${registry.host}/${ref}`, { client })).image?.root);
   const rm = (ref: string) => withPublisher((p) => removeImage(p, `${registry.host}/${ref}`));

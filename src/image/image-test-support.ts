@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Publisher } from '../publish/index.js';
 
 const umoci = (...args: string[]) => execFileSync('umoci', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -24,4 +25,18 @@ export function buildImage(layout: string, tag: string, files: Record<string, st
   }
   umoci('repack', '--image', `${layout}:${tag}`, bundle);
   rmSync(bundle, { recursive: true, force: true });
+}
+
+/** Runs `use` with repository `fqrn` of `data` open for writing, closing it after. */
+export async function withPublisher<T>(
+  data: string,
+  fqrn: string,
+  use: (p: Publisher) => Promise<T>,
+): Promise<T> {
+  const p = await Publisher.open(data, fqrn, 'test');
+  try {
+    return await use(p);
+  } finally {
+    await p.close();
+  }
 }

@@ -4,14 +4,14 @@ import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { Publisher } from '../publish/index.js';
+import type { Publisher } from '../publish/index.js';
 import { openSource, RepositoryReader } from '../repository/index.js';
 import { assertConformant } from '../testing/conformance.js';
 import { startRegistry, type TestRegistry } from '../testing/registry.js';
 import { runBarge } from '../testing/run-barge.js';
 import { tempDir } from '../testing/temp-dir.js';
 import { addImage } from './image-catalog.js';
-import { buildImage } from './image-test-support.js';
+import { buildImage, withPublisher as withRepository } from './image-test-support.js';
 import { RegistryClient } from './registry/index.js';
 import { readWishlist } from './wishlist.js';
 import { type SyncOutcome, syncWishlist } from './wishlist-sync.js';
@@ -47,14 +47,7 @@ describe('images sync: what a wishlist no longer produces goes after the grace',
         '',
       ].join('\n'),
     );
-  const withPublisher = async <T>(use: (p: Publisher) => Promise<T>): Promise<T> => {
-    const p = await Publisher.open(data, FQRN, 'test');
-    try {
-      return await use(p);
-    } finally {
-      await p.close();
-    }
-  };
+  const withPublisher = <T>(use: (p: Publisher) => Promise<T>): Promise<T> => withRepository(data, FQRN, use);
   const sync = async (now: number): Promise<Map<string, SyncOutcome>> => {
     const wishlist = await readWishlist(file);
     const outcomes = await withPublisher((p) => syncWishlist(p, wishlist, { client, wishlistId, now }));
