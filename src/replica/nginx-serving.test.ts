@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FIXTURE_FQRN, FIXTURE_PUB, FIXTURE_SERVED } from '../testing/fixture.js';
+import { freePort } from '../testing/ports.js';
 import { runBarge } from '../testing/run-barge.js';
 import { tempDir } from '../testing/temp-dir.js';
 import { replicate } from './index.js';
 import {
-  freePort,
   type NginxProcess,
   type NginxSetup,
   nginxAvailable,

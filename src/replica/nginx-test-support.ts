@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type NginxConfigOptions, renderNginxConfig } from '../server/index.js';
+import { acceptsConnections, freePort } from '../testing/ports.js';
 
 // Debian's nginx running the configuration `barge nginx-conf` generates (renderNginxConfig,
 // docs/nginx.conf filled in), for tests and bench/serve.mjs: rendered for a data directory, a
@@ -106,7 +106,7 @@ export async function startNginx(
   child.once('exit', () => {
     exited = true;
   });
-  for (let i = 0; !(await accepts(port)); i++) {
+  for (let i = 0; !(await acceptsConnections(port)); i++) {
     if (exited || i > 300) {
       child.kill('SIGKILL');
       throw new Error(`nginx did not start on port ${port}: ${stderr}`);
@@ -140,27 +140,4 @@ function childrenOf(pid: number): number[] {
     }
   }
   return out;
-}
-
-/** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

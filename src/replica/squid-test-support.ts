@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chownSync, promises as fsp, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { acceptsConnections, freePort } from '../testing/ports.js';
 
 // A real Squid (Debian's `squid`) on loopback for tests (tests only): a minimal configuration in
 // a temporary directory, run in the foreground as a child, and its access log read back.
@@ -84,7 +84,7 @@ export async function startSquid(): Promise<SquidProcess> {
     exited = true;
   });
   const deadline = Date.now() + 60_000;
-  while (!(await accepts(port))) {
+  while (!(await acceptsConnections(port))) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
       const log = await fsp.readFile(path.join(dir, 'cache.log'), 'utf8').catch(() => '');
@@ -125,26 +125,4 @@ function parseAccessLog(file: string): SquidLogEntry[] {
       const [code = '', status = '0'] = (f[3] ?? '').split('/');
       return { code, status: Number(status), bytes: Number(f[4]), url: f[6] ?? '' };
     });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -5,6 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './ports.js';
 
 /**
  * Real registries for tests: the Debian `docker-registry` (distribution 2.8) on 127.0.0.1, with
@@ -204,14 +205,6 @@ function run(command: string, args: string[]): Promise<void> {
       code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} failed (${code}):\n${stderr}`)),
     );
   });
-}
-
-/** A free TCP port on 127.0.0.1 (the registry binds it itself a moment later). */
-export async function freePort(): Promise<number> {
-  const server = http.createServer();
-  const port = await listen(server);
-  await close(server);
-  return port;
 }
 
 /** Listens on an ephemeral port of 127.0.0.1 and returns it. */

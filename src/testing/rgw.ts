@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { FIXTURE_DIR } from './fixture.js';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 const TOOLS = path.resolve(FIXTURE_DIR, '..', '..', 'tools');
@@ -66,16 +66,4 @@ export async function startRgw(): Promise<Rgw> {
     env: { BARGE_S3_ACCESS_KEY: accessKey, BARGE_S3_SECRET_KEY: secretKey },
     stop,
   };
-}
-
-/** A TCP port nobody listens on right now (the kernel's pick). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
