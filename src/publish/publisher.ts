@@ -101,9 +101,8 @@ export class Publisher {
       const manifest = parseManifest(await store.get('.cvmfspublished'));
       await recoverReflog(store, paths.state, manifest);
       const state = new PublishState(paths.state);
-      return options.ledger
-        ? new Publisher(paths, config, store, keys, lock, state, manifest, options.ledger, false)
-        : new Publisher(paths, config, store, keys, lock, state, manifest);
+      const ledger = options.ledger ?? Ledger.open(paths.state);
+      return new Publisher(paths, config, store, keys, lock, state, manifest, ledger, !options.ledger);
     } catch (err) {
       await lock.release();
       throw err;
